@@ -1,0 +1,154 @@
+"""Reading and writing the files that pass between stages.
+
+Every writer here is atomic: it writes to a temporary name in the destination folder and
+renames on success, so a crash never leaves a half-written output for the next rule to read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad input data: the message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+
+    Args:
+        path: the final destination. Parent folders are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keep the real suffix (e.g. ".nii.gz") so libraries that dispatch on it still work.
+    suffix = "".join(path.suffixes)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_nifti(path: str | os.PathLike, array: np.ndarray, affine: np.ndarray) -> None:
+    """Write ``array`` as NIfTI with ``affine`` (voxel -> RAS mm) set as both qform and sform."""
+    image = nib.Nifti1Image(np.asarray(array), np.asarray(affine, dtype=np.float64))
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    with atomic_path(path) as tmp:
+        nib.save(image, tmp)
+
+
+def read_nifti(path: str | os.PathLike, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Read a NIfTI file as ``(array, affine)``; raise :class:`InputError` if it is unreadable."""
+    try:
+        image = nib.load(str(path))
+        array = np.asarray(image.dataobj, dtype=dtype)
+    except Exception as err:  # nibabel raises many types for truncated or foreign files
+        raise InputError(path, f"cannot read NIfTI ({type(err).__name__}: {err})") from err
+    return array, image.affine
+
+
+def spacing_of(affine: np.ndarray) -> np.ndarray:
+    """Voxel spacing (mm) along each array axis of a voxel->world ``affine``."""
+    return np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
+
+
+def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Save named arrays to an uncompressed ``.npz`` (fast to load into memory for training)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Load every array of an ``.npz`` written by :func:`save_arrays` (no pickles)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_csv(path: str | os.PathLike, frame, **kwargs) -> None:
+    """Write a pandas DataFrame as CSV atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, **kwargs)
+
+
+def file_hash(*paths: str | os.PathLike) -> str:
+    """SHA-256 over the bytes of ``paths`` (in order): the data hash in model sidecars."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages whose behaviour shapes the results."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("radsynth", "torch", "monai", "numpy", "scipy", "scikit-image", "nibabel", "snakemake"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict, sidecar: dict) -> None:
+    """Save a dict of ``state_dict``s with ``torch.save`` and a JSON sidecar beside it.
+
+    Args:
+        path: the ``.pt`` file; the sidecar is the same path with ``.json``.
+        state: ``{"generator": module.state_dict(), ...}``: tensors only, so it loads with
+            ``weights_only=True``.
+        sidecar: config, data hash and anything a reader needs to rebuild the networks;
+            package versions are added here.
+    """
+    import torch
+
+    path = Path(path)
+    write_json(path.with_suffix(".json"), {**sidecar, "versions": versions()})
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[dict, dict]:
+    """Load ``(state, sidecar)`` written by :func:`save_checkpoint`, with ``weights_only=True``."""
+    import torch
+
+    path = Path(path)
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    return state, sidecar

@@ -1,0 +1,1 @@
+"""Metric definitions, each checked against hand-made arrays and independent implementations."""

@@ -1,0 +1,1 @@
+"""Networks: generators, discriminators, registration, diffusion and segmentation heads."""

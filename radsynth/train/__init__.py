@@ -1,0 +1,1 @@
+"""Training loops: translation (Pix2Pix / CycleGAN / RegGAN), diffusion, segmentation (DTC)."""

@@ -1,0 +1,88 @@
+"""What every training loop shares: device choice, seeding, batches from memory, loss logs."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from radsynth.io import write_csv
+
+
+def pick_device(prefer: str = "auto") -> torch.device:
+    """CUDA when present (or when asked for), CPU otherwise.
+
+    Args:
+        prefer: "auto", "cuda" or "cpu".
+    """
+    if prefer == "cpu" or (prefer == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator for batch sampling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def set_threads(threads: int | None) -> None:
+    """Use exactly the cores Snakemake gave the job (torch would otherwise take them all)."""
+    if threads:
+        torch.set_num_threads(int(threads))
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def to_device(array: np.ndarray, device: torch.device, dtype=torch.float32) -> torch.Tensor:
+    """A whole packed array on the training device, so batches never touch the disk."""
+    return torch.as_tensor(np.ascontiguousarray(array)).to(device=device, dtype=dtype)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (Hopper/Ampere run it at full speed); a no-op on CPU."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch_size`` indices drawn uniformly from ``range(n)`` (with replacement when n < batch)."""
+    if n >= batch_size:
+        return torch.randperm(n, generator=generator)[:batch_size]
+    return torch.randint(n, (batch_size,), generator=generator)
+
+
+class LossLog:
+    """Collects per-iteration losses and writes the mean of every ``every`` iterations as TSV."""
+
+    def __init__(self, every: int = 10):
+        self.every = max(1, int(every))
+        self.rows: list[dict] = []
+        self._pending: list[dict] = []
+
+    def add(self, iteration: int, **losses: float) -> None:
+        self._pending.append(losses)
+        if len(self._pending) >= self.every:
+            self.flush(iteration)
+
+    def flush(self, iteration: int) -> None:
+        if self._pending:
+            frame = pd.DataFrame(self._pending)
+            self.rows.append({"iteration": iteration, **frame.mean().to_dict()})
+            self._pending = []
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def write(self, path: str | Path) -> None:
+        write_csv(path, self.frame(), sep="\t")
+
+
+def progress(total: int, desc: str):
+    """A tqdm bar on stderr (Snakemake sends it to the rule's log)."""
+    return tqdm(total=total, desc=desc, mininterval=2.0, dynamic_ncols=True)
