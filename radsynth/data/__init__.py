@@ -1,0 +1,1 @@
+"""Dataset adapters and the embedded procedural phantom (``radsynth.data.phantom``)."""

@@ -1,0 +1,260 @@
+"""RegGAN-style controlled misalignment: random affines, their displacement fields, warping.
+
+Conventions (those of ``monai.networks.blocks.Warp``, so a field written here can be fed to a
+registration network's loss unchanged):
+
+- Coordinates are array indices in array order (axis 0, axis 1[, axis 2]), in pixels; the
+  centre of an image of shape ``s`` is ``(s - 1) / 2``.
+- An affine ``A`` is a homogeneous (ndim+1, ndim+1) matrix mapping an *output* pixel to the
+  *input* pixel it samples: ``moved(p) = image(A p)``.
+- A displacement field has shape (ndim, *shape), channel i along axis i, and warps as
+  ``warped(p) = image(p + field(p))``.
+
+Level L draws the motion of the image *content* the way torchvision's ``RandomAffine`` (used
+by the official RegGAN code) does: rotation uniform in +-L degrees, translation uniform in
++-0.02 L of the image size per axis, isotropic scale uniform in [1 - 0.02 L, 1 + 0.02 L]; the
+sampling matrix is the inverse of that motion. Level 0 is the mild draw of level 1, shared by
+source and target. Only NumPy and SciPy are imported: this runs in light per-subject jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+from scipy.ndimage import map_coordinates
+from scipy.spatial.transform import Rotation
+
+
+class Misaligned(NamedTuple):
+    """Result of :func:`misalign_pair` / :func:`misalign_volume`.
+
+    ``field`` is channel-first (2, H, W) for a pair and channel-last (*volume_shape, C) for a
+    volume (the NIfTI layout of ``misaligned/<subject>/level<L>/field.nii.gz``). ``mask`` is
+    the moved target mask, or None when no mask was given.
+    """
+
+    source: np.ndarray
+    target: np.ndarray
+    field: np.ndarray
+    mask: np.ndarray | None
+
+
+def affine_matrix(
+    shape: Sequence[int],
+    angles: Sequence[float] | float,
+    translation: Sequence[float],
+    scale: float,
+) -> np.ndarray:
+    """Sampling matrix (output pixel -> input pixel) of a content motion about the image centre.
+
+    The content motion is ``q = c + scale * R (p - c) + translation`` (content at ``p`` moves
+    to ``q``); the returned matrix is its inverse, so ``warp(image, affine_field(A, shape))``
+    shows the moved content.
+
+    Args:
+        shape: spatial shape (2D or 3D).
+        angles: degrees. 2D: one angle, rotating axis 0 towards axis 1. 3D: three angles,
+            intrinsic rotations about axes 0, 1, 2 in that order
+            (``Rotation.from_euler("XYZ", angles)`` with x, y, z = array axes 0, 1, 2).
+        translation: content shift per axis, in pixels.
+        scale: isotropic content scale (> 1 enlarges).
+
+    Returns:
+        (ndim+1, ndim+1) float64 homogeneous matrix.
+    """
+    ndim = len(shape)
+    angles = np.atleast_1d(np.asarray(angles, dtype=np.float64))
+    if ndim == 2 and angles.size == 1:
+        # Same sign convention as a 3D rotation about an (implicit) third axis.
+        rotation = Rotation.from_euler("Z", angles[0], degrees=True).as_matrix()[:2, :2]
+    elif ndim == 3 and angles.size == 3:
+        rotation = Rotation.from_euler("XYZ", angles, degrees=True).as_matrix()
+    else:
+        raise ValueError(f"{ndim}D needs {1 if ndim == 2 else 3} angle(s), got {angles.size}")
+    centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
+    forward = np.eye(ndim + 1)
+    forward[:ndim, :ndim] = scale * rotation
+    forward[:ndim, ndim] = centre - scale * rotation @ centre + np.asarray(translation, float)
+    return np.linalg.inv(forward)
+
+
+def random_affine(level: int, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """Draw a RegGAN misalignment of ``level`` for an image of ``shape`` (2D or 3D).
+
+    Args:
+        level: noise level L >= 0 (0 draws the mild level-1 motion).
+        shape: spatial shape; translation bounds are 0.02 L of each axis' size.
+        rng: the only source of randomness (draw order: angles, translation, scale).
+
+    Returns:
+        (ndim+1, ndim+1) sampling matrix, see :func:`affine_matrix`. In 3D each of the three
+        Euler angles is uniform in +-L degrees.
+    """
+    if level < 0:
+        raise ValueError(f"misalignment level must be >= 0, got {level}")
+    ndim = len(shape)
+    if ndim not in (2, 3):
+        raise ValueError(f"only 2D and 3D shapes are supported, got {tuple(shape)}")
+    strength = max(float(level), 1.0)
+    angles = rng.uniform(-strength, strength, size=1 if ndim == 2 else 3)
+    translation = rng.uniform(-1.0, 1.0, size=ndim) * 0.02 * strength * np.asarray(shape, float)
+    scale = rng.uniform(1.0 - 0.02 * strength, 1.0 + 0.02 * strength)
+    return affine_matrix(shape, angles, translation, scale)
+
+
+def pair_matrices(
+    level: int, shape: Sequence[int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sampling matrices (A_source, A_target): one shared draw at level 0, independent above."""
+    source = random_affine(level, shape, rng)
+    target = source if level == 0 else random_affine(level, shape, rng)
+    return source, target
+
+
+def _grid(shape: Sequence[int]) -> np.ndarray:
+    return np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij"))
+
+
+def affine_field(matrix: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Displacement field ``A p - p`` of a homogeneous sampling matrix.
+
+    Args:
+        matrix: (ndim+1, ndim+1) homogeneous matrix in array-index coordinates.
+        shape: spatial shape.
+
+    Returns:
+        float64 (ndim, *shape) in pixels, channel i along axis i.
+    """
+    ndim = len(shape)
+    grid = _grid(shape)
+    linear = np.asarray(matrix, dtype=np.float64)[:ndim, :ndim] - np.eye(ndim)
+    offset = np.asarray(matrix, dtype=np.float64)[:ndim, ndim]
+    return np.tensordot(linear, grid, axes=1) + offset.reshape((ndim,) + (1,) * ndim)
+
+
+def warp(image: np.ndarray, field: np.ndarray, order: int = 1, fill: float = -1.0) -> np.ndarray:
+    """``out(p) = image(p + field(p))``, as MONAI ``Warp`` (zero padding of ``image - fill``).
+
+    Args:
+        image: (*shape) array.
+        field: (ndim, *shape) displacement in pixels.
+        order: spline order: 1 for images, 0 for labels and masks.
+        fill: value outside the image: -1 for images in [-1, 1], 0 for labels.
+
+    Returns:
+        Warped array, same dtype as ``image``.
+    """
+    image = np.asarray(image)
+    coords = _grid(image.shape) + field
+    # "grid-constant" interpolates towards ``fill`` across the edge, exactly like grid_sample
+    # with zero padding applied to ``image - fill`` (plain "constant" would not blend).
+    out = map_coordinates(
+        image.astype(np.float64, copy=False), coords, order=order, mode="grid-constant", cval=fill
+    )
+    return out.astype(image.dtype, copy=False)
+
+
+def _apply(image: np.ndarray, matrix: np.ndarray, order: int, fill: float) -> np.ndarray:
+    return warp(image, affine_field(matrix, image.shape), order=order, fill=fill)
+
+
+def _pair(source, target, mask, level, rng, fill):
+    if source.shape != target.shape or (mask is not None and mask.shape != target.shape):
+        raise ValueError("source, target and mask must share one shape")
+    a_source, a_target = pair_matrices(level, source.shape, rng)
+    moved_source = _apply(source, a_source, 1, fill)
+    moved_target = _apply(target, a_target, 1, fill)
+    moved_mask = None if mask is None else _apply(mask, a_target, 0, 0)
+    if level == 0:
+        field = np.zeros((source.ndim, *source.shape))
+    else:
+        # source(A_s (p + f)) = target(A_t p)  =>  p + f = A_s^-1 A_t p.
+        field = affine_field(np.linalg.solve(a_source, a_target), source.shape)
+    return Misaligned(moved_source, moved_target, field.astype(np.float32), moved_mask)
+
+
+def misalign_pair(
+    source: np.ndarray,
+    target: np.ndarray,
+    level: int,
+    rng: np.random.Generator,
+    mask: np.ndarray | None = None,
+    fill: float = -1.0,
+) -> Misaligned:
+    """Move a 2D (or 3D) source/target pair by RegGAN misalignment of ``level``.
+
+    Args:
+        source: image in [-1, 1], background -1.
+        target: image aligned with ``source``, same shape.
+        level: 0 applies one shared mild draw to both (field zero); L > 0 independent draws.
+        rng: random generator (two draws for L > 0, one for L = 0).
+        mask: optional target foreground/label, moved with the target (nearest, fill 0).
+        fill: intensity outside the image.
+
+    Returns:
+        :class:`Misaligned` with ``field`` float32 (ndim, *shape) = ``A_s^-1 A_t p - p``, so
+        ``warp(moved_source_like_image, field) ~= moved_target``: what a registration network
+        R(G(source), target) should predict.
+    """
+    source, target = np.asarray(source), np.asarray(target)
+    return _pair(source, target, None if mask is None else np.asarray(mask), level, rng, fill)
+
+
+def misalign_volume(
+    source: np.ndarray,
+    target: np.ndarray,
+    level: int,
+    rng: np.random.Generator,
+    axis: int = -1,
+    mask: np.ndarray | None = None,
+    spatial_dims: int = 2,
+    fill: float = -1.0,
+) -> Misaligned:
+    """Misalign a 3D pair slice by slice (2D, RegGAN) or as whole volumes (3D).
+
+    Args:
+        source: (X, Y, Z) image in [-1, 1].
+        target: (X, Y, Z) image aligned with ``source``.
+        level: misalignment level (see :func:`misalign_pair`).
+        rng: random generator; slices draw in index order, so results depend only on the seed.
+        axis: slice axis for ``spatial_dims=2``.
+        mask: optional target mask moved with the target.
+        spatial_dims: 2 = an independent in-plane affine per slice; 3 = one 3D affine per
+            volume (in voxel coordinates: anisotropic spacing is not compensated).
+        fill: intensity outside the image.
+
+    Returns:
+        :class:`Misaligned` of volumes; ``field`` float32 (X, Y, Z, C) channel-last with
+        C = 2 (components along the two in-plane axes in array order) or C = 3.
+    """
+    source, target = np.asarray(source), np.asarray(target)
+    mask = None if mask is None else np.asarray(mask)
+    if source.ndim != 3:
+        raise ValueError(f"expected a 3D volume, got shape {source.shape}")
+    if spatial_dims == 3:
+        moved = _pair(source, target, mask, level, rng, fill)
+        return moved._replace(field=np.moveaxis(moved.field, 0, -1))
+    if spatial_dims != 2:
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
+    axis = axis % 3
+    slices = [
+        _pair(
+            np.take(source, k, axis),
+            np.take(target, k, axis),
+            None if mask is None else np.take(mask, k, axis),
+            level,
+            rng,
+            fill,
+        )
+        for k in range(source.shape[axis])
+    ]
+    # Stack along the slice axis; field components (2, H, W) go last.
+    field = np.stack([np.moveaxis(s.field, 0, -1) for s in slices], axis=axis)
+    return Misaligned(
+        np.stack([s.source for s in slices], axis=axis),
+        np.stack([s.target for s in slices], axis=axis),
+        field,
+        None if mask is None else np.stack([s.mask for s in slices], axis=axis),
+    )

@@ -1,0 +1,102 @@
+"""Packing: one array file per split, so training feeds a GPU from memory.
+
+2D mode takes slices along the last array axis (axial for RAS volumes) and keeps those whose
+foreground covers at least ``min_foreground`` of the slice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from radsynth.io import read_nifti, spacing_of
+from radsynth.preprocess import foreground_slices
+
+
+def _slices(volume: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(X, Y, Z, ...) -> (N, ..., X, Y) for the kept Z indices."""
+    moved = np.moveaxis(volume[:, :, keep], 2, 0)  # (N, X, Y, ...)
+    return np.moveaxis(moved, tuple(range(3, moved.ndim)), tuple(range(1, moved.ndim - 2)))
+
+
+def _stack(parts: list[dict], empty: dict) -> dict[str, np.ndarray]:
+    if not parts:
+        return empty
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
+def pack_slices(
+    subject_dirs: Sequence[str | os.PathLike],
+    sdf_paths: Sequence[str | os.PathLike],
+    channels: Sequence[str],
+    min_foreground: float,
+) -> dict[str, np.ndarray]:
+    """Slices of preprocessed subjects with their labels, SDFs and foreground masks.
+
+    Args:
+        subject_dirs: ``preprocessed/<subject>`` folders (the folder name is the subject).
+        sdf_paths: ``sdf/<subject>.nii.gz`` in the same order.
+        channels: channel names, in the order of the packed ``image`` axis.
+        min_foreground: minimum foreground fraction of a kept slice.
+
+    Returns:
+        Arrays as described in CONTRIBUTING.md (``image``, ``channels``, ``label``, ``sdf``,
+        ``mask``, ``subject``, ``slice``, ``spacing``).
+    """
+    parts, spacing = [], np.ones(3)
+    for folder, sdf_path in zip(subject_dirs, sdf_paths):
+        folder = Path(folder)
+        mask, affine = read_nifti(folder / "mask.nii.gz", np.uint8)
+        spacing = spacing_of(affine)
+        keep = foreground_slices(mask, min_foreground)
+        image = np.stack([read_nifti(folder / f"{name}.nii.gz")[0] for name in channels], axis=-1)
+        sdf, _ = read_nifti(sdf_path)
+        label, _ = read_nifti(folder / "label.nii.gz", np.uint8)
+        parts.append(
+            {
+                "image": _slices(image, keep).astype(np.float32),
+                "label": _slices(label, keep),
+                "sdf": _slices(sdf.reshape(*sdf.shape[:3], -1), keep).astype(np.float32),
+                "mask": _slices(mask, keep),
+                "subject": np.array([folder.name] * len(keep)),
+                "slice": keep.astype(np.int64),
+            }
+        )
+    arrays = _stack(parts, empty={})
+    if not arrays:
+        raise ValueError("no subjects to pack")
+    arrays["channels"] = np.array(list(channels))
+    arrays["spacing"] = np.asarray(spacing, dtype=np.float64)
+    return arrays
+
+
+def pack_pairs(pair_dirs: Sequence[str | os.PathLike], min_foreground: float) -> dict[str, np.ndarray]:
+    """Misaligned translation pairs of ``misaligned/<subject>/level<L>`` folders.
+
+    Returns:
+        ``source``, ``target`` (N, 1, H, W), ``field`` (N, 2, H, W), ``mask`` (N, H, W),
+        ``subject``, ``slice``.
+    """
+    parts = []
+    for folder in pair_dirs:
+        folder = Path(folder)
+        mask, _ = read_nifti(folder / "mask.nii.gz", np.uint8)
+        keep = foreground_slices(mask, min_foreground)
+        field, _ = read_nifti(folder / "field.nii.gz")
+        parts.append(
+            {
+                "source": _slices(read_nifti(folder / "source.nii.gz")[0], keep)[:, None],
+                "target": _slices(read_nifti(folder / "target.nii.gz")[0], keep)[:, None],
+                "field": _slices(field.reshape(*field.shape[:3], -1), keep).astype(np.float32),
+                "mask": _slices(mask, keep),
+                "subject": np.array([folder.parent.name] * len(keep)),
+                "slice": keep.astype(np.int64),
+            }
+        )
+    arrays = _stack(parts, empty={})
+    if not arrays:
+        raise ValueError("no pairs to pack")
+    return arrays

@@ -1,0 +1,162 @@
+"""Figures for the report, drawn with matplotlib's Agg canvas (no display, no pyplot state).
+
+Each function takes arrays or tables and a path, and writes one PNG atomically.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from radsynth.io import atomic_path
+
+# Overlay colours of tissue classes 1..5 (scalp/skull, CSF, GM, WM, lesion) and of label classes.
+_TISSUE_COLOURS = ["#c8a064", "#3c8cff", "#50c850", "#e6e6e6", "#ff3c3c"]
+_LABEL_COLOURS = ["#ff2020", "#ffd400", "#00e5ff", "#ff00ff", "#7cff00"]
+
+
+def phantom_figure(cases: list[dict[str, np.ndarray]], names: list[str], path: str | os.PathLike,
+                   channels: list[str]) -> None:
+    """One row per subject: an axial slice of each channel, then the tissue/label overlay.
+
+    The slice is the one with the most label voxels when the case has a label, else the
+    middle one. Slices are shown in radiological orientation: anterior up, the subject's
+    right on the viewer's left (arrays are (X, Y, Z) in RAS).
+
+    Args:
+        cases: per subject, 3D arrays keyed by channel name, plus "label" (lesion or class
+            map) and optionally "tissue" (phantom tissue classes 0..5).
+        names: row titles, one per case.
+        path: PNG to write.
+        channels: channel keys to show, in order.
+    """
+    ncols = len(channels) + 1
+    nrows = max(len(cases), 1)
+    fig = Figure(figsize=(2.1 * ncols, 2.2 * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for row, (case, name) in enumerate(zip(cases, names)):
+        label = case.get("label")
+        reference = case[channels[0]] if channels else label
+        z = _slice_index(label, reference.shape[2])
+        for col, channel in enumerate(channels):
+            volume = np.asarray(case[channel], dtype=np.float32)
+            # Window from the whole volume, so slices of one subject are comparable.
+            lo, hi = np.percentile(volume, [0.5, 99.9])
+            axes[row, col].imshow(_radiological(volume[:, :, z]), cmap="gray", vmin=lo,
+                                  vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+            if row == 0:
+                axes[row, col].set_title(channel, fontsize=9)
+        overlay = axes[row, ncols - 1]
+        if channels:
+            base = np.asarray(case[channels[0]], dtype=np.float32)
+            lo, hi = np.percentile(base, [0.5, 99.9])
+            overlay.imshow(_radiological(base[:, :, z]), cmap="gray", vmin=lo,
+                           vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+        if case.get("tissue") is not None:
+            tissue = _radiological(np.asarray(case["tissue"])[:, :, z]).astype(float)
+            tissue[tissue == 0] = np.nan  # background stays transparent
+            overlay.imshow(tissue, cmap=ListedColormap(_TISSUE_COLOURS), vmin=0.5, vmax=5.5,
+                           alpha=0.45, interpolation="nearest")
+        if label is not None:
+            slab = _radiological(np.asarray(label)[:, :, z])
+            for k, value in enumerate(v for v in np.unique(slab) if v > 0):
+                # Contours mark the reference label on top of the tissue colours.
+                overlay.contour((slab == value).astype(float), levels=[0.5], linewidths=1.0,
+                                colors=_LABEL_COLOURS[k % len(_LABEL_COLOURS)])
+        if row == 0:
+            overlay.set_title("tissue + label" if "tissue" in case else "label", fontsize=9)
+        axes[row, 0].set_ylabel(f"{name}\nz={z}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if cases:
+        # Orientation marks on the first panel: the subject's right is on the left.
+        axes[0, 0].text(0.02, 0.5, "R", color="yellow", fontsize=7, transform=axes[0, 0].transAxes,
+                        va="center")
+        axes[0, 0].text(0.5, 0.97, "A", color="yellow", fontsize=7, transform=axes[0, 0].transAxes,
+                        ha="center", va="top")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+
+
+def _slice_index(label: np.ndarray | None, depth: int) -> int:
+    """The axial slice with the most label voxels, or the middle one when there are none."""
+    if label is not None:
+        counts = (np.asarray(label) > 0).sum(axis=(0, 1))
+        if counts.any():
+            return int(np.argmax(counts))
+    return depth // 2
+
+
+def _radiological(plane: np.ndarray) -> np.ndarray:
+    """An (X, Y) RAS slice as an image: rows anterior to posterior, columns right to left."""
+    return np.asarray(plane).T[::-1, ::-1]
+
+
+def _canvas(nrows: int, ncols: int, width: float, height: float):
+    fig = Figure(figsize=(width * ncols, height * nrows))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def _save(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+
+
+def loss_figure(histories: dict[str, "pd.DataFrame"], path: str | os.PathLike) -> None:
+    """One panel per trained model: every logged loss against the iteration (log scale).
+
+    Args:
+        histories: model name -> DataFrame with an ``iteration`` column and one column per loss.
+        path: PNG to write.
+    """
+    names = list(histories)
+    ncols = min(4, max(1, len(names)))
+    nrows = max(1, -(-len(names) // ncols))
+    fig, axes = _canvas(nrows, ncols, 3.2, 2.4)
+    for ax, name in zip(axes.flat, names):
+        history = histories[name]
+        for column in history.columns.drop("iteration", errors="ignore"):
+            values = history[column].to_numpy(dtype=float)
+            if np.isfinite(values).any():
+                ax.plot(history["iteration"], np.abs(values), label=column, linewidth=1.0)
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("iteration", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=5, loc="upper right")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.set_visible(False)
+    _save(fig, path)
+
+
+def dice_figure(metrics: "pd.DataFrame", path: str | os.PathLike, metric: str = "dice") -> None:
+    """Box plot (with the individual cases) of a per-case metric for each segmentation run.
+
+    Args:
+        metrics: long-form ``case, method, setting, metric, value`` rows.
+        path: PNG to write.
+        metric: which metric to plot.
+    """
+    rows = metrics[metrics["metric"] == metric]
+    runs = list(dict.fromkeys(rows["method"] + "-" + rows["setting"].astype(str)))
+    values = [rows.loc[(rows["method"] + "-" + rows["setting"].astype(str)) == run, "value"] for run in runs]
+    fig, axes = _canvas(1, 1, max(4.0, 1.1 * len(runs)), 3.6)
+    ax = axes[0, 0]
+    ax.boxplot([v.to_numpy(dtype=float) for v in values], showfliers=False)
+    for position, value in enumerate(values, start=1):
+        jitter = np.linspace(-0.12, 0.12, len(value)) if len(value) > 1 else np.zeros(1)
+        ax.scatter(position + jitter, value, s=10, alpha=0.7, color="#1f77b4", zorder=3)
+    ax.set_xticks(range(1, len(runs) + 1), runs, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(f"{metric} per test subject")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)

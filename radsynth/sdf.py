@@ -1,0 +1,87 @@
+"""DTC signed distance maps (the level-set target of the dual-task network).
+
+The formula is that of the official DTC ``compute_sdf``: the outside distance and the inside
+distance are each min-max normalised over the whole array, their difference is taken
+(negative inside, in [-1, 1]) and the inner boundary is set to 0. An empty mask gives zeros.
+
+Maps are computed once per case (not per training patch as the official loop does, at ~0.6 s
+per iteration): a patch cropped from the whole-case map differs from the patch's own map only
+in the normalisation constants, which keeps the sign, the zero level set and the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+from skimage.segmentation import find_boundaries
+
+
+def _normalised(distance: np.ndarray) -> np.ndarray:
+    low, high = distance.min(), distance.max()
+    return (distance - low) / (high - low)
+
+
+def signed_distance(mask: np.ndarray, spacing: Sequence[float] | None = None) -> np.ndarray:
+    """DTC signed distance map of a binary mask (2D or 3D).
+
+    Args:
+        mask: binary array; nonzero = inside.
+        spacing: voxel size per axis. None (the default) measures in voxels, as DTC does;
+            because both distances are normalised, spacing only changes the result for
+            anisotropic voxels.
+
+    Returns:
+        float32 array of ``mask.shape``: ``outside/max(outside) - inside/max(inside)``, in
+        [-1, 1], negative inside, 0 on the inner boundary
+        (``find_boundaries(mode="inner")``). An empty mask gives all zeros; a full mask (no
+        outside and no boundary, where DTC would divide by zero) gives all -1, i.e. "inside
+        everywhere", which keeps DTC's consistency transform ``sigmoid(-k * sdf)`` equal to
+        the mask.
+    """
+    inside = np.asarray(mask).astype(bool)
+    if not inside.any():
+        return np.zeros(inside.shape, np.float32)
+    if inside.all():
+        return -np.ones(inside.shape, np.float32)
+    # EDT gives each nonzero voxel its distance to the nearest zero voxel.
+    outside_distance = distance_transform_edt(~inside, sampling=spacing)
+    inside_distance = distance_transform_edt(inside, sampling=spacing)
+    sdf = _normalised(outside_distance) - _normalised(inside_distance)
+    sdf[find_boundaries(inside, mode="inner")] = 0
+    return sdf.astype(np.float32)
+
+
+def label_sdf(
+    label: np.ndarray,
+    classes: Sequence[int],
+    slice_axis: int | None = None,
+    spacing: Sequence[float] | None = None,
+) -> np.ndarray:
+    """One DTC signed distance map per foreground class.
+
+    Args:
+        label: integer label array (2D or 3D).
+        classes: foreground class values, one map each (in this order).
+        slice_axis: None = one n-D map per class (3D training); an axis = 2D maps computed
+            slice by slice along it (2D training: each slice normalised on its own, an empty
+            slice gives zeros).
+        spacing: voxel size per axis of ``label`` (see :func:`signed_distance`); None = voxels.
+
+    Returns:
+        float32 array of shape (*label.shape, len(classes)).
+    """
+    label = np.asarray(label)
+    out = np.zeros((*label.shape, len(classes)), np.float32)
+    for k, value in enumerate(classes):
+        mask = label == value
+        if slice_axis is None:
+            out[..., k] = signed_distance(mask, spacing)
+            continue
+        axis = slice_axis % label.ndim
+        plane = None if spacing is None else [s for i, s in enumerate(spacing) if i != axis]
+        target = np.moveaxis(out[..., k], axis, 0)  # a view: writing fills ``out``
+        for index, section in enumerate(np.moveaxis(mask, axis, 0)):
+            target[index] = signed_distance(section, plane)
+    return out

@@ -1,0 +1,50 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from radsynth.report.tables import segmentation_table, summarise, translation_table, write_table
+
+
+def _long(rows):
+    return pd.DataFrame(rows, columns=["case", "method", "setting", "metric", "value"])
+
+
+def test_summarise_skips_nan_and_counts():
+    frame = _long(
+        [("a", "m", "s", "hd95", 1.0), ("b", "m", "s", "hd95", 3.0), ("c", "m", "s", "hd95", np.nan)]
+    )
+    row = summarise(frame).iloc[0]
+    assert row["mean"] == 2.0 and row["std"] == pytest.approx(np.sqrt(2)) and row["n"] == 2
+
+
+def test_translation_table_orders_levels_and_methods(tmp_path):
+    rows = []
+    for level, offset in [("level5", 0.1), ("level0", 0.0)]:
+        for method, base in [("nc_r", 0.05), ("pix2pix", 0.04)]:
+            for case, jitter in [("s:1", 0.0), ("s:2", 0.02)]:
+                rows.append((case, method, level, "mae", base + offset + jitter))
+    summary, table = translation_table(_long(rows))
+    assert table["Noise level"].tolist() == ["0", "0", "5", "5"]
+    assert table["Method"].tolist() == ["Pix2Pix", "NC+R (RegGAN)"] * 2
+    assert table["MAE ↓"].iloc[0] == "0.0500 ± 0.0141"
+    assert "PSNR (dB) ↑" not in table  # absent metrics are dropped
+    paths = {ext: tmp_path / f"t.{ext}" for ext in ("csv", "md", "tex")}
+    write_table(summary, table, paths, "caption")
+    assert "0.0500 ± 0.0141" in paths["md"].read_text()
+    assert r"$\pm$" in paths["tex"].read_text()
+    assert set(pd.read_csv(paths["csv"])["metric"]) == {"mae"}
+
+
+def test_segmentation_table_selects_runs_and_scales_dice():
+    rows = [
+        ("s1", "supervised", "none-100", "dice", 0.8),
+        ("s1", "supervised", "classic-100", "dice", 0.9),
+        ("s1", "supervised", "none-25", "dice", 0.5),
+        ("s1", "dtc", "none-25", "dice", 0.6),
+    ]
+    _, table = segmentation_table(_long(rows), lambda m, a, l: a == "none", ["Method", "Labelled"])
+    assert table["Method"].tolist() == ["Supervised", "Supervised", "DTC"]
+    assert table["Labelled"].tolist() == ["100%", "25%", "25%"]
+    assert table["Dice (%) ↑"].tolist() == ["80.00", "50.00", "60.00"]
+    _, table = segmentation_table(_long(rows), lambda m, a, l: l == 100, ["Augmentation"])
+    assert table["Augmentation"].tolist() == ["none", "classic"]

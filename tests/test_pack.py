@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from radsynth.io import write_nifti
+from radsynth.pack import pack_pairs, pack_slices
+
+AFFINE = np.diag([1.5, 1.5, 4.0, 1.0])
+
+
+def _subject(folder, name, value):
+    shape = (6, 5, 4)
+    mask = np.zeros(shape, np.uint8)
+    mask[:, :, 1:3] = 1  # slices 1 and 2 hold foreground
+    image = np.full(shape, value, np.float32)
+    image[2, 3, :] = value + 0.5  # marks array position (x=2, y=3)
+    label = np.zeros(shape, np.uint8)
+    label[1, 1, 2] = 1
+    write_nifti(folder / name / "t1.nii.gz", image, AFFINE)
+    write_nifti(folder / name / "t2.nii.gz", -image, AFFINE)
+    write_nifti(folder / name / "label.nii.gz", label, AFFINE)
+    write_nifti(folder / name / "mask.nii.gz", mask, AFFINE)
+    write_nifti(folder / f"{name}_sdf.nii.gz", np.zeros((*shape, 1), np.float32) + value, AFFINE)
+    return folder / name, folder / f"{name}_sdf.nii.gz"
+
+
+def test_pack_slices_layout(tmp_path):
+    a = _subject(tmp_path, "a", 0.1)
+    b = _subject(tmp_path, "b", 0.2)
+    arrays = pack_slices([a[0], b[0]], [a[1], b[1]], ["t1", "t2"], min_foreground=0.5)
+    assert arrays["image"].shape == (4, 2, 6, 5)
+    assert arrays["sdf"].shape == (4, 1, 6, 5)
+    assert arrays["label"].shape == arrays["mask"].shape == (4, 6, 5)
+    assert arrays["subject"].tolist() == ["a", "a", "b", "b"]
+    assert arrays["slice"].tolist() == [1, 2, 1, 2]
+    assert arrays["channels"].tolist() == ["t1", "t2"]
+    np.testing.assert_allclose(arrays["spacing"], [1.5, 1.5, 4.0])
+    # H, W are the first two array axes of the volume
+    assert arrays["image"][0, 0, 2, 3] == pytest.approx(0.6)
+    assert arrays["image"][2, 1, 2, 3] == pytest.approx(-0.7)
+    assert arrays["label"][1, 1, 1] == 1 and arrays["label"].sum() == 2
+
+
+def test_pack_pairs_layout(tmp_path):
+    folder = tmp_path / "misaligned" / "s1" / "level3"
+    shape = (6, 5, 4)
+    mask = np.zeros(shape, np.uint8)
+    mask[:, :, 2] = 1
+    field = np.zeros((*shape, 2), np.float32)
+    field[..., 0] = 1.0
+    field[..., 1] = -2.0
+    for name, array in {"source": np.zeros(shape), "target": np.ones(shape), "mask": mask, "field": field}.items():
+        write_nifti(folder / f"{name}.nii.gz", array.astype(np.float32 if name != "mask" else np.uint8), AFFINE)
+    arrays = pack_pairs([folder], min_foreground=0.5)
+    assert arrays["source"].shape == arrays["target"].shape == (1, 1, 6, 5)
+    assert arrays["field"].shape == (1, 2, 6, 5)
+    assert arrays["field"][0, 0].mean() == 1.0 and arrays["field"][0, 1].mean() == -2.0
+    assert arrays["subject"].tolist() == ["s1"] and arrays["slice"].tolist() == [2]
