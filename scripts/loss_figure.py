@@ -1,0 +1,13 @@
+"""Rule loss_figure: training losses of every model."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from radsynth.logs import log_to
+from radsynth.report.figures import loss_figure
+
+log = log_to(snakemake.log[0])
+paths = [*snakemake.input.translation, snakemake.input.diffusion, *snakemake.input.segmentation]
+histories = {Path(path).name.removesuffix(".loss.tsv"): pd.read_csv(path, sep="\t") for path in paths}
+loss_figure(histories, snakemake.output[0])

@@ -1,0 +1,29 @@
+"""Rule tables: translation, segmentation (supervised vs DTC) and augmentation tables."""
+
+from radsynth.logs import log_to
+from radsynth.report.tables import read_metrics, segmentation_table, translation_table, write_table
+
+log = log_to(snakemake.log[0])
+out = snakemake.output
+
+
+def paths(table):
+    return {ext: out[f"{table}_{ext}"] for ext in ("csv", "md", "tex")}
+
+
+summary, table = translation_table(read_metrics(snakemake.input.translation))
+write_table(summary, table, paths("translation"), "T1 to T2 translation on the aligned test split.")
+
+segmentation = read_metrics(snakemake.input.segmentation)
+summary, table = segmentation_table(
+    segmentation, keep=lambda method, augmentation, labelled: augmentation == "none", labels=["Method", "Labelled"]
+)
+write_table(summary, table, paths("segmentation"), "Supervised vs DTC segmentation by labelled share.")
+
+summary, table = segmentation_table(
+    segmentation,
+    keep=lambda method, augmentation, labelled: method == "supervised" and labelled == 100,
+    labels=["Augmentation"],
+)
+write_table(summary, table, paths("augmentation"), "Segmentation with each augmentation, all labels.")
+log.info("tables written")

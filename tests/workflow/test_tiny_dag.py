@@ -1,0 +1,74 @@
+"""The whole DAG at the tiny scale, run by Snakemake into a temporary folder."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TABLES = ["translation", "segmentation", "augmentation"]
+FIGURES = ["phantom", "translation", "synthetic", "losses", "dice"]
+
+
+def snakemake(workdir, *args, timeout=900):
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    return subprocess.run(
+        command + list(args), capture_output=True, text=True, timeout=timeout, cwd=workdir
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    done = snakemake(workdir, "--cores", "2", "--config", "scale=tiny")
+    assert done.returncode == 0, done.stderr[-5000:]
+    return workdir / "results" / "phantom"
+
+
+@pytest.mark.integration
+def test_every_table_has_numbers(tiny_run):
+    for table in TABLES:
+        summary = pd.read_csv(tiny_run / "tables" / f"{table}.csv")
+        assert len(summary) > 0, table
+        assert np.isfinite(summary["mean"]).any(), table
+        assert (tiny_run / "tables" / f"{table}.md").read_text().count("±") > 0
+        assert "tabular" in (tiny_run / "tables" / f"{table}.tex").read_text()
+    translation = pd.read_csv(tiny_run / "tables" / "translation.csv")
+    assert {"mae", "psnr", "ssim", "epe", "epe_identity"} <= set(translation["metric"])
+    segmentation = pd.read_csv(tiny_run / "tables" / "segmentation.csv")
+    assert set(segmentation["method"]) == {"supervised", "dtc"}
+    augmentation = pd.read_csv(tiny_run / "tables" / "augmentation.csv")
+    assert set(augmentation["setting"]) == {"none-100", "classic-100", "diffusion-100"}
+
+
+@pytest.mark.integration
+def test_figures_and_per_case_metrics(tiny_run):
+    for figure in FIGURES:
+        assert (tiny_run / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
+    metrics = pd.read_csv(tiny_run / "metrics" / "segmentation" / "dtc-none-25.csv")
+    assert list(metrics.columns) == ["case", "method", "setting", "metric", "value"]
+
+
+@pytest.mark.integration
+def test_splits_are_by_subject_and_synthetic_data_comes_from_training(tiny_run):
+    splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
+    assert splits["subject"].is_unique
+    train = set(splits.loc[splits["split"] == "train", "subject"])
+    for split in ("train", "val", "test"):
+        with np.load(tiny_run / "packed" / f"{split}.npz") as packed:
+            assert set(packed["subject"]) == set(splits.loc[splits["split"] == split, "subject"])
+    with np.load(tiny_run / "synthetic" / "diffusion.npz") as synthetic:
+        assert set(synthetic["subject"]) <= train
+
+
+@pytest.mark.integration
+def test_rerun_has_nothing_to_do_and_report_builds(tiny_run):
+    workdir = tiny_run.parents[1]
+    dry = snakemake(workdir, "--cores", "1", "--config", "scale=tiny", "--dry-run")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+    report = snakemake(workdir, "--cores", "1", "--config", "scale=tiny", "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (workdir / "report.html").stat().st_size > 100_000

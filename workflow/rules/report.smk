@@ -1,0 +1,100 @@
+# Tables and figures, built only from the per-case metric CSVs and stage outputs.
+
+
+rule tables:
+    input:
+        translation=expand(f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()),
+        segmentation=expand(f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()),
+    output:
+        **{
+            f"{table}_{ext}": report(
+                f"{R}/tables/{table}.{ext}",
+                caption=f"../report/table_{table}.rst",
+                category="5. Tables",
+                labels={"table": table, "format": ext},
+            )
+            for table in ["translation", "segmentation", "augmentation"]
+            for ext in ["csv", "md", "tex"]
+        },
+    params:
+        labelled=round(100 * SEGMENTATION["labelled_fraction"]),
+    log:
+        log_path("tables"),
+    benchmark:
+        bench_path("tables")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/tables.py"
+
+
+rule translation_figure:
+    input:
+        examples=expand(
+            f"{R}/examples/translation/{{method}}_level{{level}}.npz",
+            method=TRANSLATION["methods"],
+            level=max(LEVELS),
+        ),
+    output:
+        report(f"{R}/figures/translation.png", caption="../report/translation.rst", category="2. Translation"),
+    params:
+        methods=TRANSLATION["methods"],
+        level=max(LEVELS),
+    log:
+        log_path("translation_figure"),
+    benchmark:
+        bench_path("translation_figure")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/translation_figure.py"
+
+
+rule synthetic_figure:
+    input:
+        synthetic=f"{R}/synthetic/diffusion.npz",
+        train=f"{R}/packed/train.npz",
+    output:
+        report(f"{R}/figures/synthetic.png", caption="../report/synthetic.rst", category="3. Synthesis"),
+    params:
+        channels=SEGMENTATION["channels"],
+    log:
+        log_path("synthetic_figure"),
+    benchmark:
+        bench_path("synthetic_figure")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/synthetic_figure.py"
+
+
+rule loss_figure:
+    input:
+        translation=expand(f"{R}/models/translation/{{run}}.loss.tsv", run=translation_runs()),
+        diffusion=f"{R}/models/diffusion/ddpm.loss.tsv",
+        segmentation=expand(f"{R}/models/segmentation/{{run}}.loss.tsv", run=segmentation_runs()),
+    output:
+        report(f"{R}/figures/losses.png", caption="../report/losses.rst", category="6. Training"),
+    log:
+        log_path("loss_figure"),
+    benchmark:
+        bench_path("loss_figure")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/loss_figure.py"
+
+
+rule dice_figure:
+    input:
+        expand(f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()),
+    output:
+        report(f"{R}/figures/dice.png", caption="../report/dice.rst", category="4. Segmentation"),
+    log:
+        log_path("dice_figure"),
+    benchmark:
+        bench_path("dice_figure")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/dice_figure.py"
