@@ -49,3 +49,19 @@ def split_subjects(subjects: Sequence[str], fractions: Mapping[str, float], seed
 def subjects_in(splits: pd.DataFrame, split: str) -> list[str]:
     """The subjects of one split, sorted."""
     return sorted(splits.loc[splits["split"] == split, "subject"])
+
+
+def labelled_subset(subjects: Sequence[str], fraction: float, seed: int) -> list[str]:
+    """The training subjects whose labels a semi-supervised run may use.
+
+    Depends only on the seed and the names, so every method at one fraction sees the same
+    labelled subjects, and at least one subject is labelled.
+
+    Args:
+        subjects: training subjects.
+        fraction: share of them that is labelled, in (0, 1].
+        seed: random seed.
+    """
+    count = min(len(subjects), max(1, round(fraction * len(subjects))))
+    shuffled = sorted(subjects, key=lambda name: zlib.crc32(f"labelled:{seed}:{name}".encode()))
+    return sorted(shuffled[:count])

@@ -1,6 +1,6 @@
 import pytest
 
-from radsynth.split import split_subjects, subjects_in
+from radsynth.split import labelled_subset, split_subjects, subjects_in
 
 
 def test_every_subject_in_exactly_one_split():
@@ -27,3 +27,12 @@ def test_small_datasets_keep_a_subject_in_each_split():
     assert sorted(splits["split"]) == ["test", "train", "val"]
     with pytest.raises(ValueError):
         split_subjects(["a", "b"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
+
+
+def test_labelled_subset_is_stable_and_nested_in_the_training_subjects():
+    train = [f"s{i}" for i in range(12)]
+    quarter = labelled_subset(train, 0.25, seed=0)
+    assert len(quarter) == 3 and set(quarter) <= set(train)
+    assert quarter == labelled_subset(train[::-1], 0.25, seed=0)
+    assert labelled_subset(train, 1.0, seed=0) == sorted(train)
+    assert len(labelled_subset(train, 0.01, seed=0)) == 1

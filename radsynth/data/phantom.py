@@ -311,7 +311,7 @@ def _draw_anatomy(rng: np.random.Generator, axes: Sequence[np.ndarray]) -> dict:
 
 def _draw_lesion(rng: np.random.Generator, ventricle_scale: float) -> dict:
     """Lesion centre, radius and irregular boundary, in template space."""
-    radius = rng.uniform(5.0, 15.0)
+    radius = rng.uniform(7.0, 18.0)  # glioma-like sizes: enough lesion slices to learn from
     for _ in range(200):  # rejection: inside the brain, clear of the surface and ventricles
         # Supratentorial only: the phantom has no infratentorial anatomy (cerebellum).
         centre = rng.uniform((-1.0, -1.0, -0.55), 1.0) * np.asarray(_BRAIN)

@@ -1,0 +1,35 @@
+"""Rule evaluate_segmentation: predict every test subject's volume, score it, save the labels."""
+
+from pathlib import Path
+
+import numpy as np
+
+from radsynth.evaluate.segmentation import evaluate_segmentation
+from radsynth.io import read_nifti, spacing_of, write_csv, write_nifti
+from radsynth.logs import log_to
+from radsynth.train.common import pick_device, set_threads
+from radsynth.train.segmentation import load_segmenter
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+device = pick_device(snakemake.params.device)
+method, augmentation, labelled = snakemake.wildcards.run.split("-")
+
+subjects, affines = [], {}
+for folder in map(Path, snakemake.params.subject_dirs):
+    channels = [read_nifti(folder / f"{name}.nii.gz")[0] for name in snakemake.params.channels]
+    label, affine = read_nifti(folder / "label.nii.gz", np.uint8)
+    affines[folder.name] = affine
+    subjects.append(
+        {"name": folder.name, "image": np.stack(channels), "label": label, "spacing": spacing_of(affine)}
+    )
+
+model = load_segmenter(snakemake.input.model, device=device)
+metrics, predictions = evaluate_segmentation(
+    model, subjects, method, f"{augmentation}-{labelled}", classes=snakemake.params.classes,
+    device=device,
+)
+for name, prediction in predictions.items():
+    write_nifti(Path(snakemake.output.predictions) / f"{name}.nii.gz", prediction, affines[name])
+write_csv(snakemake.output.metrics, metrics)
+log.info("mean dice %.3f", metrics.loc[metrics["metric"] == "dice", "value"].mean())

@@ -1,0 +1,50 @@
+"""Rule train_segmentation: one run = method (supervised / dtc), augmentation, labelled share."""
+
+import pandas as pd
+
+from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.logs import log_to
+from radsynth.split import labelled_subset, subjects_in
+from radsynth.train.common import pick_device, set_threads
+from radsynth.train.segmentation import train_segmentation
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+device = pick_device(snakemake.params.device)
+settings, wildcards = snakemake.params.settings, snakemake.wildcards
+
+train = load_arrays(snakemake.input.train)
+channels = list(train["channels"])
+train["image"] = train["image"][:, [channels.index(name) for name in settings["channels"]]]
+splits = pd.read_csv(snakemake.input.splits, sep="\t")
+labelled = labelled_subset(subjects_in(splits, "train"), int(wildcards.labelled) / 100, snakemake.params.seed)
+synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic else None
+
+result = train_segmentation(
+    train,
+    method=wildcards.method,
+    labelled_subjects=labelled,
+    classic=wildcards.augmentation == "classic",
+    synthetic=synthetic,
+    synthetic_fraction=settings["synthetic_fraction"],
+    network=settings["network"],
+    loss=settings["loss"],
+    optimizer=settings["optimizer"],
+    lr=settings["lr"],
+    iterations=settings["iterations"],
+    batch_size=settings["batch_size"],
+    unlabelled_batch_size=settings["unlabelled_batch_size"],
+    dtc=settings["dtc"],
+    seed=snakemake.params.seed,
+    device=device,
+)
+sidecar = {
+    "architecture": result.architecture,
+    "run": {**dict(wildcards), "labelled_subjects": labelled, "channels": settings["channels"]},
+    "settings": settings,
+    "data_hash": file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else [])),
+    "images_per_second": result.images_per_second,
+}
+save_checkpoint(snakemake.output.model, result.state, sidecar)
+write_csv(snakemake.output.history, result.history, sep="\t")
+log.info("%d labelled subjects: %s; %.1f images/s", len(labelled), labelled, result.images_per_second)

@@ -1,0 +1,169 @@
+"""Segmentation training: supervised and DTC steps, the unlabelled-label firewall, DTC terms."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from radsynth.io import save_checkpoint
+from radsynth.train.segmentation import (
+    consistency_weight,
+    dtc_losses,
+    load_segmenter,
+    one_hot_foreground,
+    train_segmentation,
+)
+
+torch.set_num_threads(1)
+NETWORK = dict(channels=(8, 16), strides=(2,), res_units=1, features=8)
+LABELLED = ["s0", "s1"]
+
+
+@pytest.fixture
+def packed():
+    """24 slices of 4 subjects, 32x32: a bright square and its label, a stand-in SDF."""
+    rng = np.random.default_rng(0)
+    label = np.zeros((24, 32, 32), np.uint8)
+    for i in range(24):
+        r, c = rng.integers(4, 18, size=2)
+        label[i, r : r + 10, c : c + 10] = 1
+    image = np.where(label[:, None] == 1, 0.5, -0.5).astype(np.float32) + rng.normal(
+        0, 0.1, (24, 1, 32, 32)
+    ).astype(np.float32)
+    sdf = np.where(label[:, None] == 1, -0.5, 0.5).astype(np.float32)
+    subject = np.array([f"s{i % 4}" for i in range(24)])
+    return {"image": image, "label": label, "sdf": sdf, "subject": subject}
+
+
+def run(data, method="supervised", **overrides):
+    args = dict(
+        method=method,
+        labelled_subjects=LABELLED,
+        classic=False,
+        synthetic=None,
+        synthetic_fraction=0.0,
+        network=NETWORK,
+        loss="dice_ce",
+        lr=1e-2,
+        iterations=3,
+        batch_size=2,
+        unlabelled_batch_size=2 if method == "dtc" else 0,
+        dtc={"sdf_weight": 0.3, "sharpness": 1500, "consistency": 1.0},
+        seed=0,
+        device="cpu",
+        log_every=1,
+    )
+    return train_segmentation(data, **{**args, **overrides})
+
+
+def poisoned(data):
+    """Labels and SDFs of unlabelled subjects replaced by garbage."""
+    rng = np.random.default_rng(1)
+    out = {key: value.copy() for key, value in data.items()}
+    hidden = ~np.isin(out["subject"], LABELLED)
+    out["label"][hidden] = rng.integers(0, 2, out["label"][hidden].shape, dtype=np.uint8)
+    out["sdf"][hidden] = rng.uniform(-1, 1, out["sdf"][hidden].shape).astype(np.float32)
+    return out
+
+
+@pytest.mark.parametrize("method", ["supervised", "dtc"])
+def test_one_step_changes_weights(packed, method):
+    before = run(packed, method, iterations=0).state["segmenter"]
+    after = run(packed, method, iterations=1).state["segmenter"]
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    assert "seg_head.weight" in changed
+    assert any(key.startswith("backbone.") for key in changed)
+    # Only DTC trains the distance head.
+    assert ("sdf_head.weight" in changed) == (method == "dtc")
+
+
+@pytest.mark.parametrize("method,classic", [("supervised", False), ("dtc", False), ("dtc", True)])
+def test_unlabelled_labels_never_used(packed, method, classic):
+    clean = run(packed, method, classic=classic).state["segmenter"]
+    dirty = run(poisoned(packed), method, classic=classic).state["segmenter"]
+    assert all(torch.equal(clean[key], dirty[key]) for key in clean)
+
+
+def test_history_and_throughput(packed):
+    result = run(packed, "dtc", classic=True)
+    assert {"loss", "supervised", "sdf", "consistency", "consistency_weight", "lr"} <= set(
+        result.history.columns
+    )
+    assert len(result.history) == 3 and np.isfinite(result.history["loss"]).all()
+    assert result.images_per_second > 0
+    assert result.architecture["in_channels"] == 1 and result.architecture["classes"] == 1
+
+
+def test_synthetic_batches(packed):
+    synthetic = {"image": packed["image"][:4], "label": packed["label"][:4]}
+    result = run(packed, synthetic=synthetic, synthetic_fraction=0.5)
+    assert np.isfinite(result.history["loss"]).all()
+    # DTC on batches that are all synthetic: no SDF target, so the SDF term is 0, not NaN.
+    result = run(
+        packed, "dtc", classic=True, synthetic=synthetic, synthetic_fraction=1.0
+    )
+    assert np.isfinite(result.history["loss"]).all() and (result.history["sdf"] == 0).all()
+    with_sdf = {**synthetic, "sdf": packed["sdf"][:4]}
+    result = run(packed, "dtc", synthetic=with_sdf, synthetic_fraction=1.0)
+    assert (result.history["sdf"] > 0).all()
+    with pytest.raises(ValueError, match="synthetic"):
+        run(
+            packed,
+            synthetic={"image": np.zeros((2, 3, 32, 32)), "label": np.zeros((2, 32, 32))},
+        )
+
+
+def test_sgd_step_decay(packed):
+    # 12 iterations: DTC's x0.1 at 2500 and 5000 of 6000 falls at iterations 5 and 10.
+    lrs = run(packed, iterations=12, optimizer="sgd").history["lr"].to_numpy()
+    assert lrs == pytest.approx([1e-2] * 5 + [1e-3] * 5 + [1e-4] * 2)
+
+
+def test_bad_arguments(packed):
+    with pytest.raises(ValueError, match="method"):
+        run(packed, "mean_teacher")
+    with pytest.raises(ValueError, match="labelled"):
+        run(packed, labelled_subjects=["nobody"])
+    with pytest.raises(ValueError, match="unlabelled"):
+        run(packed, "dtc", labelled_subjects=None)
+
+
+def test_consistency_ramp():
+    assert consistency_weight(0, 100, 1.0) == pytest.approx(math.exp(-5))
+    assert consistency_weight(50, 100, 2.0) == pytest.approx(2 * math.exp(-1.25))
+    assert consistency_weight(100, 100, 1.0) == 1.0
+    assert consistency_weight(150, 100, 1.0) == 1.0
+    assert consistency_weight(50, 100, 1.0, rampup=0.5) == 1.0
+
+
+def test_dtc_terms_by_hand():
+    seg = torch.tensor([[[[0.0, 2.0]]], [[[-1.0, 1.0]]]])  # (2, 1, 1, 2)
+    tanh_out = torch.tensor([[[[0.001, -0.002]]], [[[0.0, 0.5]]]])
+    target = torch.tensor([[[[0.1, -0.2]]], [[[9.0, 9.0]]]])  # second row has no target
+    sdf_mse, consistency = dtc_losses(seg, tanh_out, target, torch.tensor([True, False]), 1500)
+
+    def sigmoid(x):
+        return 0.5 * (1 + math.tanh(x / 2))  # no overflow at x = -750
+
+    assert sdf_mse.item() == pytest.approx(((0.001 - 0.1) ** 2 + (-0.002 + 0.2) ** 2) / 2)
+    pairs = [(0.0, 0.001), (2.0, -0.002), (-1.0, 0.0), (1.0, 0.5)]
+    expected = sum((sigmoid(-1500 * t) - sigmoid(s)) ** 2 for s, t in pairs) / 4
+    assert consistency.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_one_hot_foreground():
+    label = torch.tensor([[0, 1, 2]])
+    assert one_hot_foreground(label, 2).tolist() == [[[0, 1, 0], [0, 0, 1]]]
+
+
+def test_checkpoint_round_trip(packed, tmp_path):
+    result = run(packed)
+    path = tmp_path / "segmenter.pt"
+    save_checkpoint(path, result.state, {"architecture": result.architecture})
+    model = load_segmenter(path)
+    assert not model.training
+    state = model.state_dict()
+    assert all(torch.equal(state[key], value) for key, value in result.state["segmenter"].items())
+    seg, sdf = model(torch.as_tensor(packed["image"][:2]))
+    assert seg.shape == sdf.shape == (2, 1, 32, 32)
