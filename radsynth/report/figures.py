@@ -160,3 +160,59 @@ def dice_figure(metrics: "pd.DataFrame", path: str | os.PathLike, metric: str = 
     ax.set_ylim(-0.02, 1.02)
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
+
+
+def _image(ax, plane: np.ndarray, title: str | None = None, cmap: str = "gray", vmin=-1.0, vmax=1.0) -> None:
+    ax.imshow(_radiological(plane), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def _quiver(ax, field: np.ndarray, colour: str, step: int) -> None:
+    """Arrows of a (2, X, Y) displacement field (pixels) in the radiological display frame."""
+    shown = np.stack([_radiological(field[0]), _radiological(field[1])])
+    rows, cols = np.mgrid[0 : shown.shape[1] : step, 0 : shown.shape[2] : step]
+    # Display columns run along -X (channel 0) and rows along -Y (channel 1); imshow's y axis
+    # points down, so both components change sign on screen.
+    ax.quiver(cols, rows, -shown[0][::step, ::step], -shown[1][::step, ::step], color=colour,
+              angles="xy", scale_units="xy", scale=1.0, width=0.006)
+
+
+def translation_figure(examples: dict[str, dict[str, np.ndarray]], path: str | os.PathLike, level: int) -> None:
+    """One row per method: source, target and output on an aligned test slice; for methods
+    with a registration network, the misaligned test pair, the registered output and the
+    learned (red) vs true (green) displacement field.
+
+    Args:
+        examples: method name -> arrays saved by ``evaluate_translation`` (slice 0 is shown).
+        path: PNG to write.
+        level: the misalignment level the models were trained at (for the title).
+    """
+    titles = ["source", "target", "output", "|output - target|", "moved target", "registered output",
+              "field: R (red), truth (green)"]
+    fig, axes = _canvas(len(examples), len(titles), 1.9, 2.0)
+    for row, (method, ex) in enumerate(examples.items()):
+        _image(axes[row, 0], ex["source"][0])
+        _image(axes[row, 1], ex["target"][0])
+        _image(axes[row, 2], ex["output"][0])
+        _image(axes[row, 3], np.abs(ex["output"][0] - ex["target"][0]) / 2, cmap="magma", vmin=0, vmax=0.5)
+        if "field" in ex:
+            _image(axes[row, 4], ex["moved_target"][0])
+            _image(axes[row, 5], ex["registered"][0])
+            _image(axes[row, 6], ex["moved_target"][0])
+            step = max(2, ex["field"].shape[-1] // 12)
+            _quiver(axes[row, 6], ex["true_field"][0], "#40ff40", step)
+            _quiver(axes[row, 6], ex["field"][0], "#ff3030", step)
+        else:
+            for col in (4, 5, 6):
+                axes[row, col].text(0.5, 0.5, "no registration\nnetwork", ha="center", va="center",
+                                    fontsize=7, transform=axes[row, col].transAxes)
+        axes[row, 0].set_ylabel(method, fontsize=9)
+    for col, title in enumerate(titles):
+        axes[0, col].set_title(title, fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"trained at misalignment level {level}; test slice {examples[next(iter(examples))]['case'][0]}",
+                 fontsize=8)
+    _save(fig, path)

@@ -1,0 +1,25 @@
+"""Rule evaluate_translation: MAE, PSNR, SSIM on the aligned test slices (+ EPE of R)."""
+
+from radsynth.evaluate.translation import evaluate_translation
+from radsynth.io import load_arrays, save_arrays, write_csv
+from radsynth.logs import log_to
+from radsynth.train.common import pick_device, set_threads
+from radsynth.train.translation import load_translator
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+wildcards = snakemake.wildcards
+
+translator = load_translator(snakemake.input.model, pick_device(snakemake.params.device))
+metrics, examples = evaluate_translation(
+    translator,
+    load_arrays(snakemake.input.test),
+    load_arrays(snakemake.input.misaligned),
+    snakemake.params.source,
+    snakemake.params.target,
+    method=wildcards.method,
+    setting=f"level{wildcards.level}",
+)
+write_csv(snakemake.output.metrics, metrics)
+save_arrays(snakemake.output.examples, **examples)
+log.info("\n%s", metrics.groupby("metric")["value"].mean().to_string())

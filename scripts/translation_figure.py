@@ -1,0 +1,9 @@
+"""Rule translation_figure: every method's outputs and registration at the highest level."""
+
+from radsynth.io import load_arrays
+from radsynth.logs import log_to
+from radsynth.report.figures import translation_figure
+
+log = log_to(snakemake.log[0])
+examples = {method: load_arrays(path) for method, path in zip(snakemake.params.methods, snakemake.input.examples)}
+translation_figure(examples, snakemake.output[0], snakemake.params.level)
