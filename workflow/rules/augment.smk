@@ -9,20 +9,20 @@ rule synthesize:
     output:
         pairs=f"{R}/synthetic/diffusion.npz",
         provenance=f"{R}/synthetic/diffusion.json",
-    params:
-        per_mask=config["synthesis"]["per_mask"],
-        settings=config["diffusion"],
-        channels=SEGMENTATION["channels"],
-        seed=config["seed"],
-        device=config["device"],
-    threads: 1
-    resources:
-        gpu=1,
     log:
         log_path("synthesize"),
     benchmark:
         bench_path("synthesize")
     conda:
         "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        per_mask=config["synthesis"]["per_mask"],
+        settings=config["diffusion"],
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../../scripts/synthesize.py"

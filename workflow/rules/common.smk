@@ -32,8 +32,10 @@ validate(config, "../schemas/config.schema.yaml")
 
 # Jobs import the radsynth library from this checkout, in whatever environment they run
 # (local, --sdm conda, SLURM), so results always come from the workflow's own code.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+    )
 )
 
 R = f"{config['results']}/{config['dataset']['name']}"
@@ -49,7 +51,11 @@ def log_path(rule, pattern=""):
 
 
 def bench_path(rule, pattern=""):
-    return f"{R}/benchmarks/{rule}/{pattern}.tsv" if pattern else f"{R}/benchmarks/{rule}.tsv"
+    return (
+        f"{R}/benchmarks/{rule}/{pattern}.tsv"
+        if pattern
+        else f"{R}/benchmarks/{rule}.tsv"
+    )
 
 
 def all_subjects():
@@ -68,21 +74,36 @@ def subjects_of(split):
 
 
 def translation_runs():
-    return [f"{method}_level{level}" for method in TRANSLATION["methods"] for level in LEVELS]
+    return [
+        f"{method}_level{level}"
+        for method in TRANSLATION["methods"]
+        for level in LEVELS
+    ]
 
 
 def segmentation_runs():
     """Runs named method-augmentation-labelled%: the augmentation comparison uses every
-    training label; the semi-supervised comparison uses ``labelled_fraction`` of them."""
+    training label; the semi-supervised comparison uses ``labelled_fraction`` of them.
+    """
     low = round(100 * SEGMENTATION["labelled_fraction"])
-    runs = [f"supervised-{augmentation}-100" for augmentation in SEGMENTATION["augmentations"]]
+    runs = [
+        f"supervised-{augmentation}-100"
+        for augmentation in SEGMENTATION["augmentations"]
+    ]
     runs += [f"{method}-none-{low}" for method in SEGMENTATION["methods"]]
     return list(dict.fromkeys(runs))
+
+
+def synthetic_input(wildcards):
+    """The synthetic pairs, for the runs that mix them into training."""
+    return (
+        f"{R}/synthetic/diffusion.npz" if wildcards.augmentation == "diffusion" else []
+    )
 
 
 def final_outputs():
     tables = ["translation", "segmentation", "augmentation"]
     figures = ["phantom", "translation", "synthetic", "losses", "dice"]
-    return expand(f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]) + expand(
-        f"{R}/figures/{{figure}}.png", figure=figures
-    )
+    return expand(
+        f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
+    ) + expand(f"{R}/figures/{{figure}}.png", figure=figures)

@@ -3,45 +3,50 @@
 
 rule ingest:
     output:
-        images=expand(f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]),
+        images=expand(
+            f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]
+        ),
         label=f"{R}/raw/{{subject}}/label.nii.gz",
         mask=f"{R}/raw/{{subject}}/mask.nii.gz",
         tissue=f"{R}/raw/{{subject}}/tissue.nii.gz",
-    params:
-        dataset=DATASET,
-        seed=config["seed"],
-        index=lambda wildcards: subject_index(wildcards.subject),
     log:
         log_path("ingest", "{subject}"),
     benchmark:
         bench_path("ingest", "{subject}")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        dataset=DATASET,
+        seed=config["seed"],
+        index=lambda wildcards: subject_index(wildcards.subject),
     script:
         "../../scripts/ingest.py"
 
 
 rule preprocess:
     input:
-        images=expand(f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]),
+        images=expand(
+            f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]
+        ),
         label=f"{R}/raw/{{subject}}/label.nii.gz",
         mask=f"{R}/raw/{{subject}}/mask.nii.gz",
     output:
         images=expand(
-            f"{R}/preprocessed/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]
+            f"{R}/preprocessed/{{{{subject}}}}/{{channel}}.nii.gz",
+            channel=DATASET["channels"],
         ),
         label=f"{R}/preprocessed/{{subject}}/label.nii.gz",
         mask=f"{R}/preprocessed/{{subject}}/mask.nii.gz",
-    params:
-        channels=DATASET["channels"],
-        size=config["preprocess"]["size"],
-        percentiles=config["preprocess"]["percentiles"],
     log:
         log_path("preprocess", "{subject}"),
     benchmark:
         bench_path("preprocess", "{subject}")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        channels=DATASET["channels"],
+        size=config["preprocess"]["size"],
+        percentiles=config["preprocess"]["percentiles"],
     script:
         "../../scripts/preprocess.py"
 
@@ -49,16 +54,16 @@ rule preprocess:
 checkpoint split:
     output:
         f"{R}/splits.tsv",
-    params:
-        subjects=all_subjects(),
-        fractions=config["split"]["fractions"],
-        seed=config["seed"],
     log:
         log_path("split"),
     benchmark:
         bench_path("split")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        subjects=all_subjects(),
+        fractions=config["split"]["fractions"],
+        seed=config["seed"],
     script:
         "../../scripts/split.py"
 
@@ -71,23 +76,25 @@ rule pack:
             subject=subjects_of(wildcards.split),
             file=DATASET["channels"] + LABEL_FILES,
         ),
-        sdf=lambda wildcards: expand(f"{R}/sdf/{{subject}}.nii.gz", subject=subjects_of(wildcards.split)),
+        sdf=lambda wildcards: expand(
+            f"{R}/sdf/{{subject}}.nii.gz", subject=subjects_of(wildcards.split)
+        ),
     output:
         f"{R}/packed/{{split}}.npz",
+    log:
+        log_path("pack", "{split}"),
+    benchmark:
+        bench_path("pack", "{split}")
+    wildcard_constraints:
+        split="train|val|test",
+    conda:
+        "../../envs/cpu.yaml"
     params:
         subject_dirs=lambda wildcards: expand(
             f"{R}/preprocessed/{{subject}}", subject=subjects_of(wildcards.split)
         ),
         channels=DATASET["channels"],
         min_foreground=config["preprocess"]["min_foreground"],
-    wildcard_constraints:
-        split="train|val|test",
-    log:
-        log_path("pack", "{split}"),
-    benchmark:
-        bench_path("pack", "{split}")
-    conda:
-        "../../envs/cpu.yaml"
     script:
         "../../scripts/pack.py"
 
@@ -105,14 +112,14 @@ rule dataset_figure:
             caption="../report/phantom.rst",
             category="1. Data",
         ),
-    params:
-        subject_dirs=expand(f"{R}/raw/{{subject}}", subject=all_subjects()[:4]),
-        channels=DATASET["channels"],
     log:
         log_path("dataset_figure"),
     benchmark:
         bench_path("dataset_figure")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        subject_dirs=expand(f"{R}/raw/{{subject}}", subject=all_subjects()[:4]),
+        channels=DATASET["channels"],
     script:
         "../../scripts/dataset_figure.py"

@@ -11,16 +11,16 @@ rule misalign:
         target=f"{R}/misaligned/{{subject}}/level{{level}}/target.nii.gz",
         mask=f"{R}/misaligned/{{subject}}/level{{level}}/mask.nii.gz",
         field=f"{R}/misaligned/{{subject}}/level{{level}}/field.nii.gz",
-    params:
-        seed=config["seed"],
-    wildcard_constraints:
-        level=r"\d+",
     log:
         log_path("misalign", "{subject}_level{level}"),
     benchmark:
         bench_path("misalign", "{subject}_level{level}")
+    wildcard_constraints:
+        level=r"\d+",
     conda:
         "../../envs/cpu.yaml"
+    params:
+        seed=config["seed"],
     script:
         "../../scripts/misalign.py"
 
@@ -36,6 +36,15 @@ rule pack_pairs:
         ),
     output:
         f"{R}/packed/level{{level}}/{{split}}.npz",
+    log:
+        log_path("pack_pairs", "level{level}_{split}"),
+    benchmark:
+        bench_path("pack_pairs", "level{level}_{split}")
+    wildcard_constraints:
+        split="train|val|test",
+        level=r"\d+",
+    conda:
+        "../../envs/cpu.yaml"
     params:
         pair_dirs=lambda wildcards: expand(
             f"{R}/misaligned/{{subject}}/level{{level}}",
@@ -43,14 +52,5 @@ rule pack_pairs:
             level=wildcards.level,
         ),
         min_foreground=config["preprocess"]["min_foreground"],
-    wildcard_constraints:
-        split="train|val|test",
-        level=r"\d+",
-    log:
-        log_path("pack_pairs", "level{level}_{split}"),
-    benchmark:
-        bench_path("pack_pairs", "level{level}_{split}")
-    conda:
-        "../../envs/cpu.yaml"
     script:
         "../../scripts/pack_pairs.py"

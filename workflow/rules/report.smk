@@ -3,8 +3,12 @@
 
 rule tables:
     input:
-        translation=expand(f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()),
-        segmentation=expand(f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()),
+        translation=expand(
+            f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()
+        ),
+        segmentation=expand(
+            f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()
+        ),
     output:
         **{
             f"{table}_{ext}": report(
@@ -16,14 +20,14 @@ rule tables:
             for table in ["translation", "segmentation", "augmentation"]
             for ext in ["csv", "md", "tex"]
         },
-    params:
-        labelled=round(100 * SEGMENTATION["labelled_fraction"]),
     log:
         log_path("tables"),
     benchmark:
         bench_path("tables")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        labelled=round(100 * SEGMENTATION["labelled_fraction"]),
     script:
         "../../scripts/tables.py"
 
@@ -36,16 +40,20 @@ rule translation_figure:
             level=max(LEVELS),
         ),
     output:
-        report(f"{R}/figures/translation.png", caption="../report/translation.rst", category="2. Translation"),
-    params:
-        methods=TRANSLATION["methods"],
-        level=max(LEVELS),
+        report(
+            f"{R}/figures/translation.png",
+            caption="../report/translation.rst",
+            category="2. Translation",
+        ),
     log:
         log_path("translation_figure"),
     benchmark:
         bench_path("translation_figure")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        methods=TRANSLATION["methods"],
+        level=max(LEVELS),
     script:
         "../../scripts/translation_figure.py"
 
@@ -55,26 +63,38 @@ rule synthetic_figure:
         synthetic=f"{R}/synthetic/diffusion.npz",
         train=f"{R}/packed/train.npz",
     output:
-        report(f"{R}/figures/synthetic.png", caption="../report/synthetic.rst", category="3. Synthesis"),
-    params:
-        channels=SEGMENTATION["channels"],
+        report(
+            f"{R}/figures/synthetic.png",
+            caption="../report/synthetic.rst",
+            category="3. Synthesis",
+        ),
     log:
         log_path("synthetic_figure"),
     benchmark:
         bench_path("synthetic_figure")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        channels=SEGMENTATION["channels"],
     script:
         "../../scripts/synthetic_figure.py"
 
 
 rule loss_figure:
     input:
-        translation=expand(f"{R}/models/translation/{{run}}.loss.tsv", run=translation_runs()),
+        translation=expand(
+            f"{R}/models/translation/{{run}}.loss.tsv", run=translation_runs()
+        ),
         diffusion=f"{R}/models/diffusion/ddpm.loss.tsv",
-        segmentation=expand(f"{R}/models/segmentation/{{run}}.loss.tsv", run=segmentation_runs()),
+        segmentation=expand(
+            f"{R}/models/segmentation/{{run}}.loss.tsv", run=segmentation_runs()
+        ),
     output:
-        report(f"{R}/figures/losses.png", caption="../report/losses.rst", category="6. Training"),
+        report(
+            f"{R}/figures/losses.png",
+            caption="../report/losses.rst",
+            category="6. Training",
+        ),
     log:
         log_path("loss_figure"),
     benchmark:
@@ -89,7 +109,11 @@ rule dice_figure:
     input:
         expand(f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()),
     output:
-        report(f"{R}/figures/dice.png", caption="../report/dice.rst", category="4. Segmentation"),
+        report(
+            f"{R}/figures/dice.png",
+            caption="../report/dice.rst",
+            category="4. Segmentation",
+        ),
     log:
         log_path("dice_figure"),
     benchmark:

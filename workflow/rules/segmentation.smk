@@ -1,10 +1,6 @@
 # Downstream segmentation: supervised with each augmentation, and DTC at a low label fraction.
 
 
-def synthetic_input(wildcards):
-    return f"{R}/synthetic/diffusion.npz" if wildcards.augmentation == "diffusion" else []
-
-
 rule train_segmentation:
     input:
         train=f"{R}/packed/train.npz",
@@ -14,23 +10,23 @@ rule train_segmentation:
         model=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}.pt",
         sidecar=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}.json",
         history=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}.loss.tsv",
-    params:
-        settings=SEGMENTATION,
-        seed=config["seed"],
-        device=config["device"],
-    wildcard_constraints:
-        method="supervised|dtc",
-        augmentation="none|classic|diffusion",
-        labelled=r"\d+",
-    threads: 1
-    resources:
-        gpu=1,
     log:
         log_path("train_segmentation", "{method}-{augmentation}-{labelled}"),
     benchmark:
         bench_path("train_segmentation", "{method}-{augmentation}-{labelled}")
+    wildcard_constraints:
+        method="supervised|dtc",
+        augmentation="none|classic|diffusion",
+        labelled=r"\d+",
     conda:
         "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=SEGMENTATION,
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../../scripts/train_segmentation.py"
 
@@ -46,6 +42,15 @@ rule evaluate_segmentation:
     output:
         metrics=f"{R}/metrics/segmentation/{{run}}.csv",
         predictions=directory(f"{R}/predictions/segmentation/{{run}}"),
+    log:
+        log_path("evaluate_segmentation", "{run}"),
+    benchmark:
+        bench_path("evaluate_segmentation", "{run}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         subject_dirs=lambda wildcards: expand(
             f"{R}/preprocessed/{{subject}}", subject=subjects_of("test")
@@ -53,14 +58,5 @@ rule evaluate_segmentation:
         channels=SEGMENTATION["channels"],
         classes=DATASET["classes"],
         device=config["device"],
-    threads: 1
-    resources:
-        gpu=1,
-    log:
-        log_path("evaluate_segmentation", "{run}"),
-    benchmark:
-        bench_path("evaluate_segmentation", "{run}")
-    conda:
-        "../../envs/gpu.yaml"
     script:
         "../../scripts/evaluate_segmentation.py"

@@ -8,22 +8,22 @@ rule train_translation:
         model=f"{R}/models/translation/{{method}}_level{{level}}.pt",
         sidecar=f"{R}/models/translation/{{method}}_level{{level}}.json",
         history=f"{R}/models/translation/{{method}}_level{{level}}.loss.tsv",
-    params:
-        settings=TRANSLATION,
-        seed=config["seed"],
-        device=config["device"],
-    wildcard_constraints:
-        method="|".join(TRANSLATION["methods"]),
-        level=r"\d+",
-    threads: 1
-    resources:
-        gpu=1,
     log:
         log_path("train_translation", "{method}_level{level}"),
     benchmark:
         bench_path("train_translation", "{method}_level{level}")
+    wildcard_constraints:
+        method="|".join(TRANSLATION["methods"]),
+        level=r"\d+",
     conda:
         "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=TRANSLATION,
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../../scripts/train_translation.py"
 
@@ -36,21 +36,21 @@ rule evaluate_translation:
     output:
         metrics=f"{R}/metrics/translation/{{method}}_level{{level}}.csv",
         examples=f"{R}/examples/translation/{{method}}_level{{level}}.npz",
-    params:
-        source=TRANSLATION["source"],
-        target=TRANSLATION["target"],
-        device=config["device"],
-    wildcard_constraints:
-        method="|".join(TRANSLATION["methods"]),
-        level=r"\d+",
-    threads: 1
-    resources:
-        gpu=1,
     log:
         log_path("evaluate_translation", "{method}_level{level}"),
     benchmark:
         bench_path("evaluate_translation", "{method}_level{level}")
+    wildcard_constraints:
+        method="|".join(TRANSLATION["methods"]),
+        level=r"\d+",
     conda:
         "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        source=TRANSLATION["source"],
+        target=TRANSLATION["target"],
+        device=config["device"],
     script:
         "../../scripts/evaluate_translation.py"
