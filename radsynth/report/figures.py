@@ -124,7 +124,7 @@ def loss_figure(histories: dict[str, "pd.DataFrame"], path: str | os.PathLike) -
     fig, axes = _canvas(nrows, ncols, 3.2, 2.4)
     for ax, name in zip(axes.flat, names):
         history = histories[name]
-        for column in history.columns.drop("iteration", errors="ignore"):
+        for column in history.columns.drop(["iteration", "lr"], errors="ignore"):
             values = history[column].to_numpy(dtype=float)
             if np.isfinite(values).any():
                 ax.plot(history["iteration"], np.abs(values), label=column, linewidth=1.0)
@@ -215,4 +215,42 @@ def translation_figure(examples: dict[str, dict[str, np.ndarray]], path: str | o
         ax.set_yticks([])
     fig.suptitle(f"trained at misalignment level {level}; test slice {examples[next(iter(examples))]['case'][0]}",
                  fontsize=8)
+    _save(fig, path)
+
+
+def synthetic_figure(
+    real: np.ndarray,
+    labels: np.ndarray,
+    control: np.ndarray,
+    samples: np.ndarray,
+    channels: list[str],
+    path: str | os.PathLike,
+) -> None:
+    """Synthetic images beside the real slice whose mask (and edges) conditioned them.
+
+    Args:
+        real: (R, C, H, W) real slices in [-1, 1].
+        labels: (R, H, W) their masks (drawn as red contours everywhere).
+        control: (R, 1, H, W) control maps the generator saw.
+        samples: (R, K, C, H, W) synthetic images generated from each real slice's mask.
+        channels: channel names (C,).
+        path: PNG to write.
+    """
+    n_samples = min(samples.shape[1], 3)
+    titles = [f"real {c}" for c in channels] + ["control"]
+    titles += [f"synthetic {k + 1} {c}" for k in range(n_samples) for c in channels]
+    fig, axes = _canvas(len(real), len(titles), 1.6, 1.7)
+    for row in range(len(real)):
+        panels = [real[row, c] for c in range(len(channels))] + [control[row, 0]]
+        panels += [samples[row, k, c] for k in range(n_samples) for c in range(len(channels))]
+        for col, plane in enumerate(panels):
+            _image(axes[row, col], plane)
+            if col != len(channels) and labels[row].any():
+                axes[row, col].contour(_radiological(labels[row]).astype(float), levels=[0.5],
+                                       colors="#ff3030", linewidths=0.6)
+    for col, title in enumerate(titles):
+        axes[0, col].set_title(title, fontsize=6)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
     _save(fig, path)
