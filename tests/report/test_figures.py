@@ -1,0 +1,39 @@
+import numpy as np
+import pandas as pd
+
+from radsynth.report.figures import dice_figure, loss_figure, synthetic_figure, translation_figure
+
+
+def _png(path):
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_loss_and_dice_figures(tmp_path):
+    history = pd.DataFrame({"iteration": [10, 20, 30], "loss": [1.0, 0.5, 0.2], "lr": [1e-3] * 3})
+    loss_figure({"a": history, "b": history}, tmp_path / "loss.png")
+    _png(tmp_path / "loss.png")
+    metrics = pd.DataFrame(
+        {"case": ["s1", "s2"] * 2, "method": ["supervised"] * 2 + ["dtc"] * 2,
+         "setting": ["none-25"] * 4, "metric": ["dice"] * 4, "value": [0.5, 0.7, 0.6, 0.8]}
+    )
+    dice_figure(metrics, tmp_path / "dice.png")
+    _png(tmp_path / "dice.png")
+
+
+def test_translation_and_synthetic_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    plain = {k: rng.uniform(-1, 1, (2, 16, 16)).astype(np.float32) for k in ("source", "target", "output")}
+    plain["case"] = np.array(["s:1", "s:2"])
+    registered = dict(plain)
+    for key in ("moved_source", "moved_target", "moved_output", "registered"):
+        registered[key] = rng.uniform(-1, 1, (2, 16, 16)).astype(np.float32)
+    registered["field"] = registered["true_field"] = rng.normal(size=(2, 2, 16, 16)).astype(np.float32)
+    translation_figure({"pix2pix": plain, "nc_r": registered}, tmp_path / "t.png", level=5)
+    _png(tmp_path / "t.png")
+    labels = np.zeros((2, 16, 16), np.uint8)
+    labels[:, 4:8, 4:8] = 1
+    synthetic_figure(
+        rng.uniform(-1, 1, (2, 2, 16, 16)), labels, rng.uniform(-1, 1, (2, 1, 16, 16)),
+        rng.uniform(-1, 1, (2, 3, 2, 16, 16)), ["t1", "t2"], tmp_path / "s.png",
+    )
+    _png(tmp_path / "s.png")
