@@ -100,3 +100,16 @@ def pack_pairs(pair_dirs: Sequence[str | os.PathLike], min_foreground: float) ->
     if not arrays:
         raise ValueError("no pairs to pack")
     return arrays
+
+
+def select_channels(packed: dict[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """The packed ``image`` restricted to the named channels, in that order.
+
+    Raises:
+        ValueError: a named channel was not packed.
+    """
+    packed_names = [str(name) for name in packed["channels"]]
+    missing = [name for name in names if name not in packed_names]
+    if missing:
+        raise ValueError(f"channels {missing} are not among the packed channels {packed_names}")
+    return packed["image"][:, [packed_names.index(name) for name in names]]

@@ -5,6 +5,7 @@ import pandas as pd
 
 from radsynth.io import file_hash, load_arrays, save_arrays, write_json
 from radsynth.logs import log_to
+from radsynth.pack import select_channels
 from radsynth.split import subjects_in
 from radsynth.synthesis import synthesize
 from radsynth.train.common import pick_device, set_threads
@@ -22,8 +23,7 @@ if not set(train["subject"]) <= train_subjects:
 rows = np.flatnonzero(train["label"].reshape(len(train["label"]), -1).any(axis=1))
 if len(rows) == 0:
     raise ValueError(f"{snakemake.input.train}: no training slice has a labelled structure")
-channels = list(train["channels"])
-images = train["image"][rows][:, [channels.index(name) for name in snakemake.params.channels]]
+images = select_channels(train, snakemake.params.channels)[rows]
 
 model = load_synthesizer(snakemake.input.model, device)
 pairs = synthesize(

@@ -2,6 +2,7 @@
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
+from radsynth.pack import select_channels
 from radsynth.train.common import pick_device, set_threads
 from radsynth.train.diffusion import train_diffusion
 
@@ -10,8 +11,7 @@ set_threads(snakemake.threads)
 settings = snakemake.params.settings
 
 train = load_arrays(snakemake.input.train)
-channels = list(train["channels"])
-images = train["image"][:, [channels.index(name) for name in snakemake.params.channels]]
+images = select_channels(train, snakemake.params.channels)
 result = train_diffusion(
     images,
     train["label"],

@@ -4,6 +4,7 @@ import pandas as pd
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
+from radsynth.pack import select_channels
 from radsynth.split import labelled_subset, subjects_in
 from radsynth.train.common import pick_device, set_threads
 from radsynth.train.segmentation import train_segmentation
@@ -14,8 +15,7 @@ device = pick_device(snakemake.params.device)
 settings, wildcards = snakemake.params.settings, snakemake.wildcards
 
 train = load_arrays(snakemake.input.train)
-channels = list(train["channels"])
-train["image"] = train["image"][:, [channels.index(name) for name in settings["channels"]]]
+train["image"] = select_channels(train, settings["channels"])
 splits = pd.read_csv(snakemake.input.splits, sep="\t")
 labelled = labelled_subset(subjects_in(splits, "train"), int(wildcards.labelled) / 100, snakemake.params.seed)
 synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic else None

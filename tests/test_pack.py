@@ -55,3 +55,12 @@ def test_pack_pairs_layout(tmp_path):
     assert arrays["field"].shape == (1, 2, 6, 5)
     assert arrays["field"][0, 0].mean() == 1.0 and arrays["field"][0, 1].mean() == -2.0
     assert arrays["subject"].tolist() == ["s1"] and arrays["slice"].tolist() == [2]
+
+
+def test_select_channels_orders_and_checks():
+    from radsynth.pack import select_channels
+
+    packed = {"image": np.arange(2 * 3).reshape(2, 3, 1, 1), "channels": np.array(["t1", "t2", "flair"])}
+    assert select_channels(packed, ["flair", "t1"])[0, :, 0, 0].tolist() == [2, 0]
+    with pytest.raises(ValueError, match="pd"):
+        select_channels(packed, ["pd"])

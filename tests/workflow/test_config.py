@@ -1,0 +1,34 @@
+"""Config: scale presets under user keys, schema validation with clear errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dry_run(tmp_path, *config):
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--dry-run", "--cores", "1", "--config", *config]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_unknown_scale_is_refused(tmp_path):
+    done = dry_run(tmp_path, "scale=huge")
+    assert done.returncode != 0 and "huge" in done.stdout + done.stderr
+
+
+def test_out_of_range_value_is_refused(tmp_path):
+    done = dry_run(tmp_path, "scale=tiny", "seed=-x")
+    assert done.returncode != 0 and "seed" in done.stdout + done.stderr
+
+
+def test_user_key_wins_over_the_scale_preset(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("dataset: {subjects: 5}\n")
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+               "--cores", "1", "--config", "scale=tiny", "--configfile", str(mine), "--", "results/phantom/splits.tsv"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    splits = (tmp_path / "results" / "phantom" / "splits.tsv").read_text().splitlines()
+    assert len(splits) == 1 + 5  # the user's 5 subjects, not the tiny preset's 8
