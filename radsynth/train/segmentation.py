@@ -147,7 +147,7 @@ def _optimizer(name: str, parameters, lr: float, iterations: int):
 
 @dataclass
 class _Pool:
-    """Rows a batch draws ``count`` of; ``label``/``sdf`` are zero placeholders (``count`` rows)
+    """Rows a batch draws ``count`` of; ``label``/``sdf`` are zero-filled stand-ins (``count`` rows)
     where the pool has none (unlabelled slices; synthetic pairs without SDFs)."""
 
     image: torch.Tensor
@@ -166,8 +166,8 @@ class _Pool:
 class _Batches:
     """Training batches from arrays already on the device: labelled, synthetic, unlabelled rows.
 
-    Placeholders keep the batch whole so it is augmented as one; ``has_sdf`` (B,) keeps
-    placeholder SDFs out of the SDF loss, and the supervised loss reads the first
+    Zero-filled stand-ins keep the batch whole so it is augmented as one; ``has_sdf`` (B,) keeps
+    zero-filled SDFs out of the SDF loss, and the supervised loss reads the first
     ``batch_size`` rows only.
     """
 
