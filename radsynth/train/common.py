@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from radsynth.io import write_csv
 
 
 def pick_device(prefer: str = "auto") -> torch.device:
@@ -58,7 +56,7 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> torch.
 
 
 class LossLog:
-    """Collects per-iteration losses and writes the mean of every ``every`` iterations as TSV."""
+    """Collects per-iteration losses; :meth:`frame` holds the mean of every ``every`` iterations."""
 
     def __init__(self, every: int = 10):
         self.every = max(1, int(every))
@@ -78,9 +76,6 @@ class LossLog:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
-
-    def write(self, path: str | Path) -> None:
-        write_csv(path, self.frame(), sep="\t")
 
 
 def progress(total: int, desc: str):
