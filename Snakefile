@@ -24,6 +24,7 @@ include: "workflow/rules/diffusion.smk"
 include: "workflow/rules/augment.smk"
 include: "workflow/rules/segmentation.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

@@ -1,23 +1,44 @@
-"""Preprocessing: foreground, intensity normalisation to [-1, 1], in-plane crop/pad, slices.
+"""Preprocessing: geometry, foreground, intensity normalisation, crop/pad or resize, slices.
+
+:func:`preprocess_subject` takes a :class:`~radsynth.data.base.RawSubject` (SimpleITK images)
+through reorientation, rigid co-registration and resampling (:mod:`radsynth.geometry`), then
+works on numpy arrays in index order (X, Y, Z) with a voxel -> RAS affine, as nibabel does.
 
 RegGAN trains on images in [-1, 1] with background at -1; we normalise each channel by
 percentiles inside the foreground so the background stays exactly -1 whatever the scanner
-scale.
+scale. z-scores (nnU-Net, DTC) are the alternative.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import SimpleITK as sitk
 from scipy import ndimage
 from skimage.filters import threshold_otsu
+
+from radsynth.data.base import RawSubject, array_of
+from radsynth.geometry import Grid, affine_of, check_orientation, common_grid, per_axis, resample, resized
+from radsynth.io import InputError
+
+__all__ = [
+    "Subject", "affine_of", "crop_or_pad", "foreground_mask", "foreground_slices", "normalise_intensity",
+    "preprocess_subject", "window_around_foreground",
+]
 
 
 @dataclass
 class Subject:
-    """One subject's channels, label and foreground mask on a common grid."""
+    """One subject's channels, label and foreground mask on a common grid.
+
+    Args:
+        images: channel name -> float32 array (X, Y, Z).
+        label: uint8 classes on the same grid.
+        mask: uint8 foreground (0/1).
+        affine: 4x4 voxel -> RAS mm matrix of the grid, as :func:`radsynth.io.write_nifti` takes.
+    """
 
     images: dict[str, np.ndarray]
     label: np.ndarray
@@ -98,40 +119,204 @@ def window_around_foreground(mask: np.ndarray, size: Sequence[int]) -> list[int]
     return starts
 
 
+NORMALISE = ("percentile", "zscore", "none")
+FOREGROUND = ("otsu", "nonzero", "all")
+
+
 def preprocess_subject(
-    images: Mapping[str, np.ndarray],
-    label: np.ndarray,
-    mask: np.ndarray | None,
-    affine: np.ndarray,
-    size: Sequence[int],
+    raw: RawSubject,
+    *,
+    orientation: str | None = "RAS",
+    spacing: Sequence[float] | None = None,
+    interpolation: str = "linear",
+    register_to: str | None = None,
+    foreground: str = "otsu",
+    size: Sequence[int] | None = None,
+    fit: str = "crop",
+    normalise: str = "percentile",
     percentiles: Sequence[float] = (0.5, 99.5),
+    slice_axis: int = 2,
 ) -> Subject:
-    """Normalise every channel and crop/pad the in-plane axes to ``size`` around the foreground.
+    """One subject on a common, normalised grid, ready to write and slice.
+
+    Steps: reorient, co-register, resample to ``spacing`` (one interpolation per channel),
+    foreground mask, normalise on the whole grid, crop/pad or resize, slice axis last.
+
+    Where two values are given for ``spacing`` or ``size`` they are the in-plane axes, the
+    two other than ``slice_axis`` in array order (X, Y by default); the slice axis is kept.
 
     Args:
-        images: channel name -> volume (X, Y, Z), all on one grid.
-        label: integer classes on the same grid.
-        mask: foreground; computed from the channels when None.
-        affine: voxel -> world (mm) matrix of the grid; the output's is shifted by the crop.
-        size: in-plane output size (X, Y); Z is kept.
-        percentiles: intensity percentiles mapped to -1 and 1.
+        raw: the subject as an adapter read it.
+        orientation: axis code the volumes are turned to (nibabel ``aff2axcodes`` meaning),
+            only when ``raw.oriented``; None keeps the file's axes.
+        spacing: voxel size in mm (2 or 3 values); None keeps the grid.
+        interpolation: ``"linear"`` or ``"bspline"`` for images; labels and masks are always
+            resampled nearest-neighbour.
+        register_to: channel that the others are rigidly registered to; the label and mask
+            are taken to be in its space.
+        foreground: where the body is when ``raw.mask`` is None: ``"otsu"`` (threshold of
+            the channel mean, largest component, holes filled), ``"nonzero"`` (any channel
+            non-zero: skull-stripped volumes, ultrasound sectors) or ``"all"``.
+        size: output size (2 or 3 values). None with ``fit="crop"``: the foreground's box.
+        fit: ``"crop"``: crop/pad ``size`` centred on the foreground; ``"resize"``: resample
+            the whole field of view onto ``size`` voxels (pictures of varying sizes).
+        normalise: ``"percentile"``: foreground percentiles to [-1, 1], background and
+            padding -1; ``"zscore"``: foreground mean 0 and std 1, background and padding 0;
+            ``"none"``: unchanged, padding with the channel's minimum.
+        percentiles: lower and upper percentile mapped to -1 and 1.
+        slice_axis: array axis moved last, where later stages take 2D slices.
+
+    Returns:
+        The :class:`Subject`, arrays in index order with the slice axis last.
+
+    Raises:
+        ValueError: an unknown or inconsistent option.
+        InputError: the data gives no foreground.
     """
-    if mask is None:
-        mask = foreground_mask(list(images.values()))
-    mask = (np.asarray(mask) > 0).astype(np.uint8)
-    start = window_around_foreground(mask, size)
-    normalised = {
-        name: crop_or_pad(normalise_intensity(image, mask, percentiles), start, size, -1.0)
-        for name, image in images.items()
-    }
-    shift = np.eye(4)
-    shift[: len(start), 3] = start
-    return Subject(
-        images=normalised,
-        label=crop_or_pad(np.asarray(label).astype(np.uint8), start, size, 0),
-        mask=crop_or_pad(mask, start, size, 0),
-        affine=np.asarray(affine) @ shift,
+    axis = _check_options(
+        raw, orientation, spacing, interpolation, register_to, size, fit, normalise, percentiles, slice_axis
     )
+    if foreground not in FOREGROUND:
+        raise ValueError(f"unknown foreground {foreground!r} (use one of {', '.join(FOREGROUND)})")
+    how = foreground
+    images, (label, mask) = common_grid(
+        raw.images,
+        [raw.label, raw.mask],
+        orientation=orientation if raw.oriented else None,
+        spacing=spacing,
+        interpolation=interpolation,
+        register_to=register_to,
+        slice_axis=axis,
+    )
+    grid = Grid.of(label)  # the channels' grid too
+    arrays = {}
+    for name in list(images):
+        arrays[name] = array_of(images[name])
+        if fit == "crop":  # only resizing resamples again: free each image once it is an array
+            del images[name]
+    if mask is not None:
+        foreground = (array_of(mask) > 0).astype(np.uint8)
+    elif how == "all":
+        foreground = np.ones(grid.size, dtype=np.uint8)
+    elif how == "nonzero":
+        foreground = np.any([array != 0 for array in arrays.values()], axis=0).astype(np.uint8)
+    elif grid.size[2] == 1:  # fill holes in the picture's plane, not in a one-slice volume
+        foreground = foreground_mask([array[..., 0] for array in arrays.values()])[..., None]
+    else:
+        foreground = foreground_mask(list(arrays.values()))
+    _require_foreground(foreground, raw)
+
+    window = None  # resizing: nothing to cut
+    if fit == "resize":
+        target = resized(grid, per_axis(size, grid.size, axis))
+        mask_image = sitk.GetImageFromArray(np.ascontiguousarray(foreground.transpose()))
+        mask_image.CopyInformation(label)
+        arrays = {name: array_of(resample(image, target, interpolation)) for name, image in images.items()}
+        del images
+        label = resample(label, target, "nearest", default=0)
+        foreground = array_of(resample(mask_image, target, "nearest", default=0))
+        _require_foreground(foreground, raw)
+        affine = target.affine
+    else:
+        start, window = _window(foreground, size, axis)
+        affine = grid.affine
+        affine[:3, 3] += affine[:3, :3] @ start  # the world position of the window's first voxel
+
+    def cut(array: np.ndarray, fill: float) -> np.ndarray:
+        return array if window is None else crop_or_pad(array, start, window, fill)
+
+    normalised = {}
+    for name in list(arrays):
+        # Statistics over the whole grid, then the window is cut: the numbers of the phantom
+        # path from before resampling existed stay the same.
+        values, fill = _normalised(arrays.pop(name), foreground, normalise, percentiles)
+        normalised[name] = cut(values, fill)
+    subject = Subject(normalised, cut(_label_array(label, raw), 0), cut(foreground, 0), affine)
+    return _slice_axis_last(subject, axis)
+
+
+def _check_options(
+    raw, orientation, spacing, interpolation, register_to, size, fit, normalise, percentiles, slice_axis
+) -> int:
+    """Raise ValueError for a bad option of :func:`preprocess_subject`; return ``slice_axis`` in 0..2."""
+    if orientation is not None:
+        check_orientation(orientation)
+    choices = {"interpolation": (interpolation, ("linear", "bspline")), "fit": (fit, ("crop", "resize")),
+               "normalise": (normalise, NORMALISE)}
+    for option, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"unknown {option} {value!r} (use one of {', '.join(allowed)})")
+    if spacing is not None and (len(spacing) not in (2, 3) or not all(float(s) > 0 for s in spacing)):
+        raise ValueError(f"spacing must be 2 or 3 positive numbers (mm), got {list(spacing)}")
+    if size is not None and (len(size) not in (2, 3) or not all(int(n) == n and n >= 1 for n in size)):
+        raise ValueError(f"size must be 2 or 3 positive integers, got {list(size)}")
+    if fit == "resize" and size is None:
+        raise ValueError("fit='resize' needs a size")
+    if len(percentiles) != 2 or not 0 <= percentiles[0] < percentiles[1] <= 100:
+        raise ValueError(f"percentiles must be two increasing values in [0, 100], got {list(percentiles)}")
+    if register_to is not None and register_to not in raw.images:
+        raise ValueError(f"register_to {register_to!r} is not a channel (channels: {', '.join(raw.images)})")
+    if slice_axis not in (-3, -2, -1, 0, 1, 2):
+        raise ValueError(f"slice_axis must be 0, 1 or 2, got {slice_axis}")
+    return slice_axis % 3
+
+
+def _require_foreground(foreground: np.ndarray, raw: RawSubject) -> None:
+    if not foreground.any():
+        path = raw.paths.get("mask") if raw.mask is not None else None
+        where = "the given mask" if path else "no foreground found in the channels"
+        path = path or raw.paths[next(iter(raw.images))]
+        raise InputError(path, f"{where}: the foreground is empty, nothing to crop or normalise")
+
+
+def _window(foreground: np.ndarray, size: Sequence[int] | None, axis: int) -> tuple[np.ndarray, list[int]]:
+    """Start and size of the crop: ``size`` centred on the foreground, or its bounding box."""
+    if size is None:
+        found = np.nonzero(foreground)
+        start = [int(f.min()) for f in found]
+        return np.array(start), [int(f.max()) + 1 - s for f, s in zip(found, start)]
+    if len(size) == 3:
+        return np.array(window_around_foreground(foreground, size)), list(size)
+    start = window_around_foreground(np.moveaxis(foreground, axis, -1), size)
+    return np.array(per_axis(start, [0, 0, 0], axis)), per_axis(size, foreground.shape, axis)
+
+
+def _normalised(array: np.ndarray, foreground: np.ndarray, mode: str, percentiles) -> tuple[np.ndarray, float]:
+    """One channel normalised over the foreground, and the value for padding."""
+    if mode == "percentile":
+        return normalise_intensity(array, foreground, percentiles), -1.0
+    array = np.asarray(array, dtype=np.float32)
+    if mode == "none":
+        return array, float(array.min())
+    inside = foreground > 0
+    values = array[inside]
+    # float64 accumulators for the two scalars only; the voxels stay float32.
+    mean, std = values.mean(dtype=np.float64), values.std(dtype=np.float64)
+    out = np.zeros(array.shape, dtype=np.float32)
+    out[inside] = (values - np.float32(mean)) / np.float32(max(std, 1e-8))
+    return out, 0.0
+
+
+def _label_array(label: sitk.Image, raw: RawSubject) -> np.ndarray:
+    array = array_of(label)
+    low, high = array.min(), array.max()
+    if low < 0 or high > 255:
+        raise InputError(raw.paths.get("label", "label"), f"label values {low}..{high} do not fit in uint8 classes")
+    return array.astype(np.uint8)
+
+
+def _slice_axis_last(subject: Subject, axis: int) -> Subject:
+    """``subject`` with array ``axis`` moved last and the affine's columns to match."""
+    if axis == 2:
+        return subject
+    order = [a for a in range(3) if a != axis] + [axis]
+    affine = subject.affine.copy()
+    affine[:, :3] = subject.affine[:, order]
+
+    def last(array):
+        return np.moveaxis(array, axis, -1)
+
+    return Subject({k: last(v) for k, v in subject.images.items()}, last(subject.label), last(subject.mask), affine)
 
 
 def foreground_slices(mask: np.ndarray, min_fraction: float, axis: int = -1) -> np.ndarray:

@@ -1,6 +1,14 @@
 import pytest
 
-from radsynth.split import labelled_subset, split_subjects, subjects_in
+from radsynth.io import InputError
+from radsynth.split import (
+    fixed_split,
+    labelled_subset,
+    split_subjects,
+    strata_from_pattern,
+    strata_from_table,
+    subjects_in,
+)
 
 
 def test_every_subject_in_exactly_one_split():
@@ -36,3 +44,65 @@ def test_labelled_subset_is_stable_and_nested_in_the_training_subjects():
     assert quarter == labelled_subset(train[::-1], 0.25, seed=0)
     assert labelled_subset(train, 1.0, seed=0) == sorted(train)
     assert len(labelled_subset(train, 0.01, seed=0)) == 1
+
+
+def _no_overlap(splits):
+    sets = [set(subjects_in(splits, name)) for name in ("train", "val", "test")]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert splits["subject"].is_unique
+
+
+def test_stratified_split_keeps_the_strata_in_proportion():
+    names = [f"benign_{i}" for i in range(30)] + [f"malignant_{i}" for i in range(10)]
+    strata = strata_from_pattern({n: n.replace("_", " (") + ")" for n in names}, r"^(benign|malignant)")
+    splits = split_subjects(names, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0, strata=strata)
+    _no_overlap(splits)
+    counts = splits.groupby(["split", "stratum"]).size().to_dict()
+    assert counts[("test", "benign")] == 6 and counts[("test", "malignant")] == 2
+    assert counts[("val", "benign")] == 6 and counts[("val", "malignant")] == 2
+
+
+def test_k_folds_cover_every_subject_once_as_test():
+    names = [f"s{i:02d}" for i in range(23)]
+    strata = {n: "a" if i % 3 else "b" for i, n in enumerate(names)}
+    tested = []
+    for fold in range(5):
+        splits = split_subjects(names, {"train": 0.8, "val": 0.2, "test": 0.2}, 0, strata, folds=5, fold=fold)
+        _no_overlap(splits)
+        test = subjects_in(splits, "test")
+        assert set(splits.loc[splits["split"] == "test", "fold"]) == {fold}
+        assert len(subjects_in(splits, "val")) >= 1
+        tested += test
+        # each fold holds both strata
+        assert set(splits.loc[splits["split"] == "test", "stratum"]) == {"a", "b"}
+    assert sorted(tested) == names
+
+
+def test_fixed_lists_define_the_splits(tmp_path):
+    (tmp_path / "train.list").write_text("A B\nc\n\n# comment\n")
+    (tmp_path / "test.list").write_text("d\n")
+    subjects = {"A_B": "A B", "c": "c", "d": "d", "e": "e"}
+    splits = fixed_split(subjects, {"train": tmp_path / "train.list", "test": tmp_path / "test.list"})
+    _no_overlap(splits)
+    assert dict(zip(splits["subject"], splits["split"])) == {"A_B": "train", "c": "train", "d": "test", "e": "unused"}
+
+
+def test_fixed_lists_reject_unknown_and_duplicated_cases(tmp_path):
+    (tmp_path / "train.list").write_text("a\nzz\n")
+    with pytest.raises(InputError, match="train.list.*zz"):
+        fixed_split({"a": "a"}, {"train": tmp_path / "train.list"})
+    (tmp_path / "train.list").write_text("a\n")
+    (tmp_path / "test.list").write_text("a\n")
+    with pytest.raises(InputError, match="also in the train list"):
+        fixed_split({"a": "a", "b": "b"}, {"train": tmp_path / "train.list", "test": tmp_path / "test.list"})
+    with pytest.raises(InputError, match="missing.list"):
+        fixed_split({"a": "a"}, {"train": tmp_path / "missing.list"})
+
+
+def test_strata_from_a_table(tmp_path):
+    (tmp_path / "info.tsv").write_text("subject\tgrade\nx 1\tlow\ny\thigh\n")
+    assert strata_from_table({"x_1": "x 1", "y": "y"}, tmp_path / "info.tsv", "grade") == {"x_1": "low", "y": "high"}
+    with pytest.raises(InputError, match="no 'grade' for subject 'z'"):
+        strata_from_table({"z": "z"}, tmp_path / "info.tsv", "grade")
+    with pytest.raises(ValueError, match="does not match"):
+        strata_from_pattern({"q": "q"}, "^(benign|malignant)")

@@ -500,3 +500,27 @@ def _layers(a: dict, lesion: dict | None, brain: np.ndarray, csf: np.ndarray,
     if lesion["necrosis"]:
         necrosis = ((r - 0.5 * (1.0 - wobble)) * lesion["radius"]).astype(np.float32)
         yield "necrosis", LESION, np.maximum(necrosis, brain[near]), near
+
+
+# The phantom as a dataset adapter (see radsynth.data.base): the ``phantom`` rule writes each
+# subject's NIfTI files under ``dataset["root"]``, which are then read like any NIfTI dataset.
+def _patterns(dataset: dict) -> dict[str, str]:
+    return {**{channel: f"{channel}.nii.gz" for channel in dataset["channels"]}, "label": "label.nii.gz", "mask": "mask.nii.gz"}
+
+
+def discover(dataset: dict):
+    """The ``dataset["subjects"]`` phantom subjects and the files the phantom rule writes."""
+    from radsynth.data.base import SubjectSource
+
+    root = dataset["root"]
+    return [
+        SubjectSource(name, name, tuple(f"{root}/{name}/{file}" for file in _patterns(dataset).values()))
+        for name in subject_names(dataset["subjects"])
+    ]
+
+
+def load(source, dataset: dict):
+    """Read a written phantom subject (channels, lesion label and head mask)."""
+    from radsynth.data import nifti
+
+    return nifti.load(source, {**dataset, "naming": "custom", "patterns": _patterns(dataset)})

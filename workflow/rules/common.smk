@@ -2,11 +2,13 @@
 
 import copy
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
 from snakemake.utils import validate
+
 
 
 def deep_merge(base, override):
@@ -26,6 +28,11 @@ _preset_path = Path(workflow.basedir) / "config" / "scales" / f"{_scale}.yaml"
 if not _preset_path.exists():
     raise ValueError(f"config: unknown scale {_scale!r} (no {_preset_path})")
 _merged = deep_merge(yaml.safe_load(_preset_path.read_text()) or {}, config)
+# YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings.
+_merged.get("dataset", {})["label_map"] = {
+    str(key): value
+    for key, value in (_merged.get("dataset", {}).get("label_map") or {}).items()
+}
 config.clear()
 config.update(_merged)
 validate(config, "../schemas/config.schema.yaml")
@@ -38,12 +45,46 @@ os.environ.update(
     )
 )
 
+sys.path.insert(0, workflow.basedir)
+from radsynth.data import discover  # noqa: E402 (needs the path above)
+
 R = f"{config['results']}/{config['dataset']['name']}"
 DATASET = config["dataset"]
+if DATASET["kind"] == "phantom":
+    DATASET["root"] = f"{R}/raw"  # the phantom rule writes its subjects there
 TRANSLATION = config["translation"]
 SEGMENTATION = config["segmentation"]
 LEVELS = config["misalign"]["levels"]
 LABEL_FILES = ["label", "mask"]
+
+
+def check_channels():
+    """Every channel a stage uses is one the dataset has."""
+    used = {
+        "translation.source": [TRANSLATION["source"]],
+        "translation.target": [TRANSLATION["target"]],
+        "segmentation.channels": SEGMENTATION["channels"],
+        "preprocess.register_to": [config["preprocess"].get("register_to")],
+    }
+    if not TRANSLATION["methods"]:
+        used.pop("translation.source"), used.pop("translation.target")
+    for key, names in used.items():
+        unknown = [n for n in names if n is not None and n not in DATASET["channels"]]
+        if unknown:
+            raise ValueError(
+                f"config: {key} names {unknown}, not among dataset.channels {DATASET['channels']}"
+            )
+
+
+check_channels()
+if sorted(DATASET["classes"]) != list(range(1, len(DATASET["classes"]) + 1)):
+    raise ValueError(
+        f"config: dataset.classes {DATASET['classes']} must be 1..K; map other label values "
+        "with dataset.label_map (BraTS: {4: 3})"
+    )
+# Subjects come from the folder layout (no image is read here), so the DAG is built fast;
+# a broken subject fails its own verify job, not the whole workflow.
+SOURCES = {source.subject: source for source in discover(DATASET)}
 
 
 def log_path(rule, pattern=""):
@@ -59,18 +100,38 @@ def bench_path(rule, pattern=""):
 
 
 def all_subjects():
-    """Subjects of the dataset (the phantom names them phantom_000, phantom_001, ...)."""
-    return [f"phantom_{index:03d}" for index in range(DATASET["subjects"])]
+    """Subject identifiers of the dataset, sorted."""
+    return list(SOURCES)
 
 
 def subject_index(subject):
     return int(subject.rsplit("_", 1)[1])
 
 
+def source_files(wildcards):
+    """The user's files of one subject (rule inputs, so edits trigger a re-run)."""
+    return list(SOURCES[wildcards.subject].files)
+
+
+def split_inputs():
+    """Files the split depends on: case lists and a stratification table, if any."""
+    split = config["split"]
+    files = list((split.get("lists") or {}).values())
+    if (split.get("stratify") or {}).get("table"):
+        files.append(split["stratify"]["table"])
+    return files
+
+
 def subjects_of(split):
     """Subjects of one split, read from splits.tsv once the split checkpoint has run."""
     splits = pd.read_csv(checkpoints.split.get().output[0], sep="\t")
     return sorted(splits.loc[splits["split"] == split, "subject"])
+
+
+def nnunet_dir(synthetic=False):
+    number = config["export"]["nnunet_id"] + int(synthetic)
+    suffix = "Synthetic" if synthetic else ""
+    return f"{R}/nnunet/Dataset{number:03d}_{DATASET['name']}{suffix}"
 
 
 def translation_runs():
@@ -101,9 +162,31 @@ def synthetic_input(wildcards):
     )
 
 
+def diffusion_losses():
+    """The diffusion model's loss log, when the run trains one."""
+    if "diffusion" in SEGMENTATION["augmentations"]:
+        return f"{R}/models/diffusion/ddpm.loss.tsv"
+    return []
+
+
 def final_outputs():
-    tables = ["translation", "segmentation", "augmentation"]
-    figures = ["phantom", "translation", "synthetic", "losses", "dice"]
-    return expand(
+    """Tables, figures and the data report of the stages this config runs."""
+    tables = ["segmentation", "augmentation"]
+    figures = ["data", "losses", "dice"]
+    if DATASET["kind"] == "phantom":
+        figures.append("phantom")
+    if TRANSLATION["methods"]:
+        tables.append("translation")
+        figures.append("translation")
+    if "diffusion" in SEGMENTATION["augmentations"]:
+        figures.append("synthetic")
+    outputs = expand(
         f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
-    ) + expand(f"{R}/figures/{{figure}}.png", figure=figures)
+    )
+    outputs += expand(f"{R}/figures/{{figure}}.png", figure=figures)
+    outputs.append(f"{R}/data/subjects.tsv")
+    if config["export"]["nnunet"]:
+        outputs.append(nnunet_dir())
+        if "diffusion" in SEGMENTATION["augmentations"]:
+            outputs.append(nnunet_dir(synthetic=True))
+    return outputs

@@ -1,7 +1,7 @@
-# Data stages: ingest -> preprocess -> split -> (sdf) -> pack.
+# Data stages: (phantom) -> verify -> preprocess -> split -> (sdf) -> pack, and the data report.
 
 
-rule ingest:
+rule phantom:
     output:
         images=expand(
             f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]
@@ -10,9 +10,9 @@ rule ingest:
         mask=f"{R}/raw/{{subject}}/mask.nii.gz",
         tissue=f"{R}/raw/{{subject}}/tissue.nii.gz",
     log:
-        log_path("ingest", "{subject}"),
+        log_path("phantom", "{subject}"),
     benchmark:
-        bench_path("ingest", "{subject}")
+        bench_path("phantom", "{subject}")
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -20,16 +20,31 @@ rule ingest:
         seed=config["seed"],
         index=lambda wildcards: subject_index(wildcards.subject),
     script:
-        "../../scripts/ingest.py"
+        "../../scripts/phantom.py"
+
+
+rule verify:
+    input:
+        source_files,
+    output:
+        f"{R}/verify/{{subject}}.json",
+    log:
+        log_path("verify", "{subject}"),
+    benchmark:
+        bench_path("verify", "{subject}")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        dataset=DATASET,
+        source=lambda wildcards: SOURCES[wildcards.subject],
+    script:
+        "../../scripts/verify.py"
 
 
 rule preprocess:
     input:
-        images=expand(
-            f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]
-        ),
-        label=f"{R}/raw/{{subject}}/label.nii.gz",
-        mask=f"{R}/raw/{{subject}}/mask.nii.gz",
+        files=source_files,
+        verified=f"{R}/verify/{{subject}}.json",
     output:
         images=expand(
             f"{R}/preprocessed/{{{{subject}}}}/{{channel}}.nii.gz",
@@ -44,14 +59,50 @@ rule preprocess:
     conda:
         "../../envs/cpu.yaml"
     params:
-        channels=DATASET["channels"],
-        size=config["preprocess"]["size"],
-        percentiles=config["preprocess"]["percentiles"],
+        dataset=DATASET,
+        source=lambda wildcards: SOURCES[wildcards.subject],
+        options={
+            key: value
+            for key, value in config["preprocess"].items()
+            if key != "min_foreground"
+        },
     script:
         "../../scripts/preprocess.py"
 
 
+rule data_report:
+    input:
+        verified=expand(f"{R}/verify/{{subject}}.json", subject=all_subjects()),
+        labels=expand(
+            f"{R}/preprocessed/{{subject}}/label.nii.gz", subject=all_subjects()
+        ),
+    output:
+        table=report(
+            f"{R}/data/subjects.tsv",
+            caption="../report/data_table.rst",
+            category="1. Data",
+        ),
+        figure=report(
+            f"{R}/figures/data.png",
+            caption="../report/data_figure.rst",
+            category="1. Data",
+        ),
+    log:
+        log_path("data_report"),
+    benchmark:
+        bench_path("data_report")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        subject_dirs=expand(f"{R}/preprocessed/{{subject}}", subject=all_subjects()),
+        channel=DATASET["channels"][0],
+    script:
+        "../../scripts/data_report.py"
+
+
 checkpoint split:
+    input:
+        split_inputs(),
     output:
         f"{R}/splits.tsv",
     log:
@@ -61,8 +112,8 @@ checkpoint split:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subjects=all_subjects(),
-        fractions=config["split"]["fractions"],
+        subjects={subject: source.name for subject, source in SOURCES.items()},
+        options=config["split"],
         seed=config["seed"],
     script:
         "../../scripts/split.py"
@@ -99,7 +150,7 @@ rule pack:
         "../../scripts/pack.py"
 
 
-rule dataset_figure:
+rule phantom_figure:
     input:
         images=lambda wildcards: expand(
             f"{R}/raw/{{subject}}/{{file}}.nii.gz",
@@ -113,13 +164,19 @@ rule dataset_figure:
             category="1. Data",
         ),
     log:
-        log_path("dataset_figure"),
+        log_path("phantom_figure"),
     benchmark:
-        bench_path("dataset_figure")
+        bench_path("phantom_figure")
     conda:
         "../../envs/cpu.yaml"
     params:
         subject_dirs=expand(f"{R}/raw/{{subject}}", subject=all_subjects()[:4]),
         channels=DATASET["channels"],
     script:
-        "../../scripts/dataset_figure.py"
+        "../../scripts/phantom_figure.py"
+
+
+rule prepare:
+    input:
+        f"{R}/data/subjects.tsv",
+        expand(f"{R}/packed/{{split}}.npz", split=["train", "test"]),

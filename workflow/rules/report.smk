@@ -1,14 +1,34 @@
 # Tables and figures, built only from the per-case metric CSVs and stage outputs.
 
 
-rule tables:
+rule translation_table:
     input:
-        translation=expand(
-            f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()
-        ),
-        segmentation=expand(
-            f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()
-        ),
+        expand(f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()),
+    output:
+        **{
+            ext: report(
+                f"{R}/tables/translation.{ext}",
+                caption="../report/table_translation.rst",
+                category="5. Tables",
+                labels={"table": "translation", "format": ext},
+            )
+            for ext in ["csv", "md", "tex"]
+        },
+    log:
+        log_path("translation_table"),
+    benchmark:
+        bench_path("translation_table")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        caption=f"{TRANSLATION['source']} to {TRANSLATION['target']} translation on the aligned test split.",
+    script:
+        "../../scripts/translation_table.py"
+
+
+rule segmentation_tables:
+    input:
+        expand(f"{R}/metrics/segmentation/{{run}}.csv", run=segmentation_runs()),
     output:
         **{
             f"{table}_{ext}": report(
@@ -17,19 +37,17 @@ rule tables:
                 category="5. Tables",
                 labels={"table": table, "format": ext},
             )
-            for table in ["translation", "segmentation", "augmentation"]
+            for table in ["segmentation", "augmentation"]
             for ext in ["csv", "md", "tex"]
         },
     log:
-        log_path("tables"),
+        log_path("segmentation_tables"),
     benchmark:
-        bench_path("tables")
+        bench_path("segmentation_tables")
     conda:
         "../../envs/cpu.yaml"
-    params:
-        labelled=round(100 * SEGMENTATION["labelled_fraction"]),
     script:
-        "../../scripts/tables.py"
+        "../../scripts/segmentation_tables.py"
 
 
 rule translation_figure:
@@ -85,7 +103,7 @@ rule loss_figure:
         translation=expand(
             f"{R}/models/translation/{{run}}.loss.tsv", run=translation_runs()
         ),
-        diffusion=f"{R}/models/diffusion/ddpm.loss.tsv",
+        diffusion=diffusion_losses(),
         segmentation=expand(
             f"{R}/models/segmentation/{{run}}.loss.tsv", run=segmentation_runs()
         ),

@@ -1,7 +1,8 @@
-"""Rule tables: translation, segmentation (supervised vs DTC) and augmentation tables."""
+"""Rule segmentation_tables: supervised vs semi-supervised by labelled share, and the
+augmentation comparison at every label."""
 
 from radsynth.logs import log_to
-from radsynth.report.tables import read_metrics, segmentation_table, translation_table, write_table
+from radsynth.report.tables import read_metrics, segmentation_table, write_table
 
 log = log_to(snakemake.log[0])
 out = snakemake.output
@@ -11,10 +12,7 @@ def paths(table):
     return {ext: out[f"{table}_{ext}"] for ext in ("csv", "md", "tex")}
 
 
-summary, table = translation_table(read_metrics(snakemake.input.translation))
-write_table(summary, table, paths("translation"), "T1 to T2 translation on the aligned test split.")
-
-segmentation = read_metrics(snakemake.input.segmentation)
+segmentation = read_metrics(snakemake.input)
 summary, table = segmentation_table(
     segmentation, keep=lambda method, augmentation, labelled: augmentation == "none", labels=["Method", "Labelled"]
 )

@@ -1,4 +1,4 @@
-"""Rule dataset_figure: a slice of the first subjects, every channel plus label and tissue."""
+"""Rule phantom_figure: a slice of the first phantom subjects, every channel plus label and tissue."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Rule ingest: generate one phantom subject as NIfTI (channels, lesion label, mask, tissue)."""
+"""Rule phantom: generate one phantom subject as NIfTI (channels, lesion label, mask, tissue)."""
 
 import numpy as np
 

@@ -1,0 +1,49 @@
+# Export to nnU-Net v2 raw format: the prepared dataset, and its training set with synthetic pairs.
+
+
+rule export_nnunet:
+    input:
+        splits=f"{R}/splits.tsv",
+        subjects=lambda wildcards: expand(
+            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
+            subject=subjects_of("train") + subjects_of("val") + subjects_of("test"),
+            file=DATASET["channels"] + LABEL_FILES,
+        ),
+    output:
+        directory(nnunet_dir()),
+    log:
+        log_path("export_nnunet"),
+    benchmark:
+        bench_path("export_nnunet")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        preprocessed=f"{R}/preprocessed",
+        channels=DATASET["channels"],
+        classes=DATASET["classes"],
+        description=f"radsynth dataset {DATASET['name']} ({DATASET['kind']})",
+    script:
+        "../../scripts/export_nnunet.py"
+
+
+use rule export_nnunet as export_nnunet_synthetic with:
+    input:
+        splits=f"{R}/splits.tsv",
+        subjects=lambda wildcards: expand(
+            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
+            subject=subjects_of("train") + subjects_of("val") + subjects_of("test"),
+            file=DATASET["channels"] + LABEL_FILES,
+        ),
+        synthetic=f"{R}/synthetic/diffusion.npz",
+    output:
+        directory(nnunet_dir(synthetic=True)),
+    log:
+        log_path("export_nnunet_synthetic"),
+    benchmark:
+        bench_path("export_nnunet_synthetic")
+    params:
+        preprocessed=f"{R}/preprocessed",
+        # the synthetic images have the segmentation's channels only
+        channels=SEGMENTATION["channels"],
+        classes=DATASET["classes"],
+        description=f"radsynth dataset {DATASET['name']} with diffusion-synthetic pairs",
