@@ -19,7 +19,7 @@ import SimpleITK as sitk
 
 from radsynth.data.base import RawSubject
 from radsynth.io import read_nifti, spacing_of
-from radsynth.report.figures import _LABEL_COLOURS, _canvas, _radiological, _save, _slice_index
+from radsynth.report.figures import _LABEL_COLOURS, _canvas, _save, _slice_index, display_plane
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -42,7 +42,7 @@ def describe_subject(raw: RawSubject, source_name: str) -> dict:
         "subject": raw.subject,
         "name": source_name,
         "shape": "x".join(str(n) for n in reference.GetSize()),
-        "spacing": "x".join(f"{s:.2f}" for s in reference.GetSpacing()),
+        "spacing": "x".join(f"{s:.4g}" for s in reference.GetSpacing()),
         "orientation": _orientation(reference) if raw.oriented else "none",
     }
     for channel, image in raw.images.items():
@@ -118,9 +118,9 @@ def data_figure(subject_dirs: Sequence[str | os.PathLike], channel: str, path: s
         # Window from the whole volume, so a dim slice still looks dim.
         lo, hi = np.percentile(image, [0.5, 99.5])
         dx, dy = spacing_of(affine)[:2]
-        ax.imshow(_radiological(image[:, :, z]), cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1,
+        ax.imshow(display_plane(image[:, :, z], affine), cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1,
                   interpolation="nearest", aspect=dy / dx)
-        plane = _radiological(label[:, :, z])
+        plane = display_plane(label[:, :, z], affine)
         for value in np.unique(plane[plane > 0]):
             region = plane == value
             if region.all():

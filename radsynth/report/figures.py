@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import nibabel as nib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
@@ -97,6 +98,19 @@ def _slice_index(label: np.ndarray | None, depth: int) -> int:
 def _radiological(plane: np.ndarray) -> np.ndarray:
     """An (X, Y) RAS slice as an image: rows anterior to posterior, columns right to left."""
     return np.asarray(plane).T[::-1, ::-1]
+
+
+def display_plane(plane: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """An (X, Y) slice as an image in radiological convention, whatever the array's axes:
+    columns run right to left (or anterior to posterior), rows anterior to posterior (or
+    superior to inferior). Pictures (LPS-coded, x = column, y = row) come out as drawn."""
+    codes = nib.aff2axcodes(affine)
+    image = np.asarray(plane).T
+    if codes[0] in "RA":
+        image = image[:, ::-1]
+    if codes[1] in "AS":
+        image = image[::-1]
+    return image
 
 
 def _canvas(nrows: int, ncols: int, width: float, height: float):

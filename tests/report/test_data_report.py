@@ -29,7 +29,7 @@ def test_describe_subject():
     row = describe_subject(_raw(), "Subject 1")
     assert json.loads(json.dumps(row)) == row  # plain JSON types
     assert row["subject"] == "s1" and row["name"] == "Subject 1"
-    assert row["shape"] == "4x5x3" and row["spacing"] == "1.00x1.50x2.25"
+    assert row["shape"] == "4x5x3" and row["spacing"] == "1x1.5x2.25"
     assert row["orientation"] == "RAS"
     assert row["t1_min"] == 0.0 and row["t1_max"] == 59.0
     assert row["t1_p01"] == pytest.approx(np.percentile(np.arange(60), 1))

@@ -37,3 +37,13 @@ def test_translation_and_synthetic_figures(tmp_path):
         rng.uniform(-1, 1, (2, 3, 2, 16, 16)), ["t1", "t2"], tmp_path / "s.png",
     )
     _png(tmp_path / "s.png")
+
+
+def test_display_plane_shows_pictures_as_drawn_and_volumes_radiologically():
+    from radsynth.report.figures import display_plane
+
+    plane = np.arange(6).reshape(3, 2)  # (X, Y)
+    picture = display_plane(plane, np.diag([-1.0, -1.0, 1.0, 1.0]))  # LPS: x = column, y = row
+    assert np.array_equal(picture, plane.T)
+    ras = display_plane(plane, np.eye(4))  # right on the image's left, anterior on top
+    assert np.array_equal(ras, plane.T[::-1, ::-1])

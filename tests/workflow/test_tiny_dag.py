@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = ["translation", "segmentation", "augmentation"]
-FIGURES = ["phantom", "translation", "synthetic", "losses", "dice"]
+FIGURES = ["data", "phantom", "translation", "synthetic", "losses", "dice"]
 
 
 def snakemake(workdir, *args, timeout=900):

@@ -1,0 +1,114 @@
+"""Bad input through the workflow: each broken subject fails its own verify job with the file
+and the reason, leaves no output, and with --keep-going the good subjects still finish."""
+
+import gzip
+
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+
+from radsynth.io import write_nifti
+from tests.workflow.test_tiny_dag import snakemake
+
+CHANNELS = ("t1", "t2")
+SHAPE = (20, 18, 6)
+
+
+def _subject(root, name, t1=None, t2=None, label=None, affine=None, skip=()):
+    rng = np.random.default_rng(len(name))
+    head = np.zeros(SHAPE, np.float32)
+    head[3:17, 3:15, :] = 100 + 10 * rng.standard_normal((14, 12, SHAPE[2]))
+    seg = np.zeros(SHAPE, np.uint8)
+    seg[8:12, 7:11, 2:4] = 1
+    files = {"t1": head if t1 is None else t1, "t2": head * 0.5 if t2 is None else t2,
+             "seg": seg if label is None else label}
+    for role, array in files.items():
+        if role not in skip:
+            write_nifti(root / name / f"{name}_{role}.nii.gz", array, np.eye(4) if affine is None or role != "t2" else affine)
+
+
+def _truncate(path):
+    data = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(data[: len(data) // 2]))
+
+
+# subject -> words the error message must contain (besides the offending file's name)
+BAD = {
+    "bad_truncated": ("bad_truncated_t1.nii.gz", "truncated"),
+    "bad_shape": ("bad_shape_t2.nii.gz", "shape"),
+    "bad_affine": ("bad_affine_t2.nii.gz", "origin"),
+    "bad_nan": ("bad_nan_t1.nii.gz", "NaN"),
+    "bad_label": ("bad_label_seg.nii.gz", "outside the declared classes"),
+    "bad_empty": ("bad_empty_t1.nii.gz", "empty"),
+    "bad_missing": ("bad_missing", "no file matches"),
+    "bad_2d": ("bad_2d_t1.nii.gz", "2D"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bad")
+    root = work / "data"
+    for name in ("good_a", "good_b", "good_c"):
+        _subject(root, name)
+    _subject(root, "good_emptylabel", label=np.zeros(SHAPE, np.uint8))
+    _subject(root, "bad_truncated")
+    _truncate(root / "bad_truncated" / "bad_truncated_t1.nii.gz")
+    _subject(root, "bad_shape", t2=np.ones((20, 18, 5), np.float32))
+    shifted = np.eye(4)
+    shifted[0, 3] = 5.0
+    _subject(root, "bad_affine", affine=shifted)
+    nan = np.ones(SHAPE, np.float32)
+    nan[1, 1, 1] = np.nan
+    _subject(root, "bad_nan", t1=nan)
+    label = np.zeros(SHAPE, np.uint8)
+    label[2, 2, 2] = 7
+    _subject(root, "bad_label", label=label)
+    _subject(root, "bad_empty", t1=np.zeros(SHAPE, np.float32))
+    _subject(root, "bad_missing", skip=("t2",))
+    _subject(root, "bad_2d", t1=np.ones(SHAPE[:2], np.float32))
+    config = {
+        "dataset": {"name": "bad", "kind": "nifti", "root": str(root), "channels": list(CHANNELS),
+                    "patterns": {"t1": "*_t1.nii.gz", "t2": "*_t2.nii.gz", "label": "*_seg.nii.gz"}},
+        "preprocess": {"size": [16, 16]},
+        "translation": {"source": "t1", "target": "t2"},
+        "segmentation": {"channels": list(CHANNELS)},
+    }
+    (work / "bad.yaml").write_text(yaml.safe_dump(config))
+    subjects = ["good_a", "good_b", "good_c", "good_emptylabel", *BAD]
+    targets = [f"results/bad/preprocessed/{s}/label.nii.gz" for s in subjects] + ["results/bad/sdf/good_emptylabel.nii.gz"]
+    done = snakemake(work, "--cores", "2", "--keep-going", "--configfile", str(work / "bad.yaml"),
+                     "--config", "scale=tiny", "--", *targets, timeout=600)
+    return work / "results" / "bad", done
+
+
+@pytest.mark.integration
+def test_good_subjects_finish_and_bad_ones_leave_nothing(bad_run):
+    results, done = bad_run
+    assert done.returncode != 0
+    for name in ("good_a", "good_b", "good_c", "good_emptylabel"):
+        for file in ("t1", "t2", "label", "mask"):
+            assert (results / "preprocessed" / name / f"{file}.nii.gz").exists(), (name, file)
+    for name in BAD:
+        assert not (results / "verify" / f"{name}.json").exists(), name
+        folder = results / "preprocessed" / name
+        assert not folder.exists() or not any(folder.iterdir()), name
+
+
+@pytest.mark.integration
+def test_each_error_names_the_file_and_the_reason(bad_run):
+    results, _ = bad_run
+    for name, words in BAD.items():
+        log = (results / "logs" / "verify" / f"{name}.log").read_text()
+        error = [line for line in log.splitlines() if "InputError" in line]
+        assert error, (name, log[-2000:])
+        for word in words:
+            assert word in error[-1], (name, word, error[-1])
+
+
+@pytest.mark.integration
+def test_an_empty_label_is_valid_and_has_a_zero_sdf(bad_run):
+    results, _ = bad_run
+    sdf = nib.load(results / "sdf" / "good_emptylabel.nii.gz").get_fdata()
+    assert sdf.shape[:2] == (16, 16) and not sdf.any()
