@@ -1,6 +1,7 @@
 """Time and peak memory of verifying and preprocessing one large subject, as the rules do.
 
 Usage: python benchmarks/preprocess_subject.py [--subject DIR] [--spacing 1 1 1] [--size 192 192]
+       [--register-to t1]
 
 Reads a BraTS-style subject (4 contrasts + segmentation, default the first folder of
 ../shared/data/brats_like, else a synthetic 240x240x155 subject written to a temporary folder),
@@ -24,7 +25,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 from radsynth.io import write_nifti  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data" / "brats_like"
-PATTERNS = {"t1": "*_t1*.nii.gz", "t1c": "*_t1c*.nii.gz", "t2": "*_t2*.nii.gz", "flair": "*_fla*.nii.gz", "label": "*_seg*.nii.gz"}
+PATTERNS = {"t1": "*_t1[._]*nii.gz", "t1c": "*_t1c[._]*nii.gz", "t2": "*_t2[._]*nii.gz", "flair": "*_fla*.nii.gz", "label": "*_seg*.nii.gz"}
 
 STEP = r"""
 import json, resource, sys, time
@@ -62,6 +63,7 @@ def main(argv=None) -> None:
     parser.add_argument("--subject", type=Path, default=None, help="a subject folder")
     parser.add_argument("--spacing", type=float, nargs="+", default=None, help="resample to (mm)")
     parser.add_argument("--size", type=int, nargs="+", default=[192, 192])
+    parser.add_argument("--register-to", default=None, help="co-register the other channels to this one")
     args = parser.parse_args(argv)
 
     folder = args.subject
@@ -73,7 +75,7 @@ def main(argv=None) -> None:
         (Path(tmp) / folder.name).symlink_to(folder.resolve())
         dataset = {"kind": "nifti", "root": tmp, "channels": ["t1", "t1c", "t2", "flair"], "patterns": PATTERNS,
                    "classes": [1, 2, 3], "label_map": {"4": 3}}
-        options = {"spacing": args.spacing, "size": args.size, "foreground": "nonzero"}
+        options = {"spacing": args.spacing, "size": args.size, "foreground": "nonzero", "register_to": args.register_to}
         print(f"subject {folder} ({', '.join(dataset['channels'])} + label)")
         for step in ("verify", "preprocess"):
             done = subprocess.run([sys.executable, "-c", STEP.format(repo=str(REPO)), json.dumps(dataset),

@@ -1,5 +1,6 @@
 """The whole DAG at the tiny scale, run by Snakemake into a temporary folder."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ def snakemake(workdir, *args, timeout=900):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    done = snakemake(workdir, "--cores", "2", "--config", "scale=tiny")
+    (workdir / "export.yaml").write_text("export: {nnunet: true}\n")
+    done = snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny")
     assert done.returncode == 0, done.stderr[-5000:]
     return workdir / "results" / "phantom"
 
@@ -73,3 +75,18 @@ def test_rerun_has_nothing_to_do_and_report_builds(tiny_run):
     report = snakemake(workdir, "--cores", "1", "--config", "scale=tiny", "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     assert (workdir / "report.html").stat().st_size > 100_000
+
+
+@pytest.mark.integration
+def test_nnunet_exports_pass_the_structural_check(tiny_run):
+    from radsynth.export.nnunet import check_nnunet
+
+    plain, synthetic = tiny_run / "nnunet" / "Dataset500_phantom", tiny_run / "nnunet" / "Dataset501_phantomSynthetic"
+    assert check_nnunet(plain) == [] and check_nnunet(synthetic) == []
+    splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
+    train = set(splits.loc[splits["split"].isin(["train", "val"]), "subject"])
+    assert {p.name.removesuffix(".nii.gz") for p in (plain / "labelsTr").iterdir()} == train
+    cases = json.loads((synthetic / "dataset.json").read_text())["radsynth_synthetic_cases"]
+    assert cases and all((synthetic / "labelsTr" / f"{case}.nii.gz").exists() for case in cases)
+    # synthetic cases come from training subjects only
+    assert all(any(case.startswith(f"synth_{s}_") for s in splits.loc[splits["split"] == "train", "subject"]) for case in cases)

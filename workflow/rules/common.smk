@@ -10,7 +10,6 @@ import yaml
 from snakemake.utils import validate
 
 
-
 def deep_merge(base, override):
     """``override`` on top of ``base``, recursively for dicts (new dict, inputs untouched)."""
     merged = copy.deepcopy(base)
