@@ -1,7 +1,7 @@
 """Packing: one array file per split, so training feeds a GPU from memory.
 
 2D mode takes slices along the last array axis (axial for RAS volumes) and keeps those whose
-foreground covers at least ``min_foreground`` of the slice.
+foreground covers at least ``min_foreground`` of the slice; 3D mode keeps whole volumes.
 """
 
 from __future__ import annotations
@@ -63,6 +63,57 @@ def pack_slices(
                 "mask": _slices(mask, keep),
                 "subject": np.array([folder.name] * len(keep)),
                 "slice": keep.astype(np.int64),
+            }
+        )
+    arrays = _stack(parts, empty={})
+    if not arrays:
+        raise ValueError("no subjects to pack")
+    arrays["channels"] = np.array(list(channels))
+    arrays["spacing"] = np.asarray(spacing, dtype=np.float64)
+    return arrays
+
+
+def pack_volumes(
+    subject_dirs: Sequence[str | os.PathLike],
+    sdf_paths: Sequence[str | os.PathLike],
+    channels: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """Whole preprocessed volumes of a split, for volumetric (3D) networks.
+
+    Patches are drawn from these at training time; the volumes must share one shape, which
+    ``preprocess.size`` with three values gives.
+
+    Args:
+        subject_dirs: ``preprocessed/<subject>`` folders.
+        sdf_paths: 3D signed distance maps (``sdf3d/<subject>.nii.gz``) in the same order.
+        channels: channel names, in the order of the packed ``image`` axis.
+
+    Returns:
+        ``image`` float32 (N, C, X, Y, Z), ``label`` uint8 (N, X, Y, Z), ``sdf`` float32
+        (N, K, X, Y, Z), ``mask`` uint8 (N, X, Y, Z), ``subject`` (N,), ``channels`` (C,),
+        ``spacing`` (3,).
+
+    Raises:
+        ValueError: the volumes differ in shape.
+    """
+    parts, spacing, shape = [], np.ones(3), None
+    for folder, sdf_path in zip(subject_dirs, sdf_paths):
+        folder = Path(folder)
+        label, affine = read_nifti(folder / "label.nii.gz", np.uint8)
+        if shape is not None and label.shape != shape:
+            raise ValueError(
+                f"{folder}: volume shape {label.shape} differs from {shape}; 3D packing needs "
+                "one shape (set preprocess.size to three values)"
+            )
+        shape, spacing = label.shape, spacing_of(affine)
+        sdf, _ = read_nifti(sdf_path)
+        parts.append(
+            {
+                "image": np.stack([read_nifti(folder / f"{name}.nii.gz")[0] for name in channels])[None],
+                "label": label[None],
+                "sdf": np.moveaxis(sdf.reshape(*shape, -1), -1, 0)[None].astype(np.float32),
+                "mask": read_nifti(folder / "mask.nii.gz", np.uint8)[0][None],
+                "subject": np.array([folder.name]),
             }
         )
     arrays = _stack(parts, empty={})

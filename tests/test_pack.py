@@ -64,3 +64,19 @@ def test_select_channels_orders_and_checks():
     assert select_channels(packed, ["flair", "t1"])[0, :, 0, 0].tolist() == [2, 0]
     with pytest.raises(ValueError, match="pd"):
         select_channels(packed, ["pd"])
+
+
+def test_pack_volumes_keeps_whole_volumes_and_refuses_mixed_shapes(tmp_path):
+    from radsynth.pack import pack_volumes
+
+    a = _subject(tmp_path, "a", 0.1)
+    b = _subject(tmp_path, "b", 0.2)
+    arrays = pack_volumes([a[0], b[0]], [a[1], b[1]], ["t2", "t1"])
+    assert arrays["image"].shape == (2, 2, 6, 5, 4) and arrays["label"].shape == (2, 6, 5, 4)
+    assert arrays["sdf"].shape == (2, 1, 6, 5, 4) and arrays["mask"].shape == (2, 6, 5, 4)
+    assert arrays["image"][1, 1, 2, 3, 0] == pytest.approx(0.7)  # subject b, t1, (x=2, y=3)
+    assert arrays["image"][0, 0, 0, 0, 0] == pytest.approx(-0.1)  # subject a, t2
+    assert list(arrays["subject"]) == ["a", "b"] and np.allclose(arrays["spacing"], [1.5, 1.5, 4.0])
+    write_nifti(tmp_path / "b" / "label.nii.gz", np.zeros((6, 5, 3), np.uint8), AFFINE)
+    with pytest.raises(ValueError, match="three values"):
+        pack_volumes([a[0], b[0]], [a[1], b[1]], ["t1"])

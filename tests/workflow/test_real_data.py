@@ -126,3 +126,18 @@ def test_lgg_slices_run_the_whole_dag(tmp_path):
         assert len(pd.read_csv(results / "tables" / f"{table}.csv")) > 0, table
     for figure in ("data", "translation", "synthetic", "losses", "dice"):
         assert (results / "figures" / f"{figure}.png").exists(), figure
+
+
+@pytest.mark.realdata
+@pytest.mark.integration
+def test_la_volumes_pack_for_3d_networks(tmp_path):
+    if not (SHARED / "la2018_h5").exists():
+        pytest.skip("la2018_h5 is absent")
+    config_path, _ = _config("la2018_h5", tmp_path, preprocess={"size": [96, 96, 64]})
+    _run(tmp_path, config_path, "results/la2018/packed/volumes/test.npz")
+    packed = np.load(tmp_path / "results" / "la2018" / "packed" / "volumes" / "test.npz")
+    assert packed["image"].shape == (4, 1, 96, 96, 64) and packed["sdf"].shape == (4, 1, 96, 96, 64)
+    assert packed["label"].any(axis=(1, 2, 3)).all()  # the crop keeps each atrium
+    sdf, label = packed["sdf"][:, 0], packed["label"]
+    assert (sdf[label > 0] <= 0).all() and (sdf[label == 0] >= 0).all()  # DTC sign: negative inside
+    assert np.allclose(packed["spacing"], 0.625)

@@ -180,3 +180,33 @@ rule prepare:
     input:
         f"{R}/data/subjects.tsv",
         expand(f"{R}/packed/{{split}}.npz", split=["train", "test"]),
+
+
+rule pack_volumes:
+    input:
+        splits=f"{R}/splits.tsv",
+        subjects=lambda wildcards: expand(
+            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
+            subject=subjects_of(wildcards.split),
+            file=DATASET["channels"] + LABEL_FILES,
+        ),
+        sdf=lambda wildcards: expand(
+            f"{R}/sdf3d/{{subject}}.nii.gz", subject=subjects_of(wildcards.split)
+        ),
+    output:
+        f"{R}/packed/volumes/{{split}}.npz",
+    log:
+        log_path("pack_volumes", "{split}"),
+    benchmark:
+        bench_path("pack_volumes", "{split}")
+    wildcard_constraints:
+        split="train|val|test",
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        subject_dirs=lambda wildcards: expand(
+            f"{R}/preprocessed/{{subject}}", subject=subjects_of(wildcards.split)
+        ),
+        channels=DATASET["channels"],
+    script:
+        "../../scripts/pack_volumes.py"

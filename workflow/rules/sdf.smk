@@ -18,3 +18,16 @@ rule sdf:
         slice_axis=2,
     script:
         "../../scripts/sdf.py"
+
+
+# 3D maps for volumetric networks (DTC's V-Net regresses one SDF over the whole patch).
+use rule sdf as sdf_volume with:
+    output:
+        f"{R}/sdf3d/{{subject}}.nii.gz",
+    log:
+        log_path("sdf_volume", "{subject}"),
+    benchmark:
+        bench_path("sdf_volume", "{subject}")
+    params:
+        classes=DATASET["classes"],
+        slice_axis=None,
