@@ -4,6 +4,7 @@
     radsynth phantom OUT --subjects 4       write phantom subjects as NIfTI
     radsynth sdf LABEL OUT                  DTC signed distance map of a label NIfTI
     radsynth seg-metrics PRED REF           Dice, Jaccard, HD95, ASD of two label NIfTIs
+    radsynth verify CONFIG.yaml             check every subject of a dataset, list all problems
 """
 
 from __future__ import annotations
@@ -64,6 +65,35 @@ def _seg_metrics(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace, extra: list[str]) -> int:
+    """nnU-Net-style integrity check of a whole dataset: every problem listed, not the first."""
+    import yaml
+    from tqdm import tqdm
+
+    from radsynth.data import discover, load_subject
+    from radsynth.io import InputError
+
+    dataset = (yaml.safe_load(Path(args.config).read_text()) or {}).get("dataset") or {}
+    if dataset.get("kind", "phantom") == "phantom":
+        sys.exit(f"{args.config}: dataset.kind is phantom (generated, nothing to verify)")
+    dataset = {"channels": ["t1", "t2", "flair"], "classes": [1], **dataset}
+    dataset["label_map"] = {str(k): v for k, v in (dataset.get("label_map") or {}).items()}
+    try:
+        sources = discover(dataset)
+    except (InputError, ValueError, KeyError) as err:
+        sys.exit(f"{args.config}: {err}")
+    problems = []
+    for source in tqdm(sources, desc="verify", unit="subject"):
+        try:
+            load_subject(source, dataset)
+        except InputError as err:
+            problems.append(f"{source.name}: {err}")
+    for problem in problems:
+        print(problem)
+    print(f"{len(sources) - len(problems)} of {len(sources)} subjects passed")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="radsynth", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     metrics.add_argument("--classes", type=int, nargs="+")
     metrics.add_argument("--convention", choices=["dtc", "monai"], default="dtc")
     metrics.set_defaults(func=_seg_metrics)
+
+    verify = commands.add_parser("verify", help="check every subject of a dataset config")
+    verify.add_argument("config", help="a YAML file with a dataset section (as config/experiments/*.yaml)")
+    verify.set_defaults(func=_verify)
 
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
