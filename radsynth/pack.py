@@ -28,6 +28,16 @@ def _stack(parts: list[dict], empty: dict) -> dict[str, np.ndarray]:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
+def _subjects_packed(parts: list[dict], channels: Sequence[str], spacing) -> dict[str, np.ndarray]:
+    """Per-subject parts stacked, with the channel names and the spacing."""
+    arrays = _stack(parts, empty={})
+    if not arrays:
+        raise ValueError("no subjects to pack")
+    arrays["channels"] = np.array(list(channels))
+    arrays["spacing"] = np.asarray(spacing, dtype=np.float64)
+    return arrays
+
+
 def pack_slices(
     subject_dirs: Sequence[str | os.PathLike],
     sdf_paths: Sequence[str | os.PathLike],
@@ -65,12 +75,7 @@ def pack_slices(
                 "slice": keep.astype(np.int64),
             }
         )
-    arrays = _stack(parts, empty={})
-    if not arrays:
-        raise ValueError("no subjects to pack")
-    arrays["channels"] = np.array(list(channels))
-    arrays["spacing"] = np.asarray(spacing, dtype=np.float64)
-    return arrays
+    return _subjects_packed(parts, channels, spacing)
 
 
 def pack_volumes(
@@ -116,12 +121,7 @@ def pack_volumes(
                 "subject": np.array([folder.name]),
             }
         )
-    arrays = _stack(parts, empty={})
-    if not arrays:
-        raise ValueError("no subjects to pack")
-    arrays["channels"] = np.array(list(channels))
-    arrays["spacing"] = np.asarray(spacing, dtype=np.float64)
-    return arrays
+    return _subjects_packed(parts, channels, spacing)
 
 
 def pack_pairs(pair_dirs: Sequence[str | os.PathLike], min_foreground: float) -> dict[str, np.ndarray]:
