@@ -176,6 +176,33 @@ def dice_figure(metrics: "pd.DataFrame", path: str | os.PathLike, metric: str = 
     _save(fig, path)
 
 
+def noise_curve_figure(metrics: "pd.DataFrame", path: str | os.PathLike, names: dict[str, str] | None = None) -> None:
+    """RegGAN's noise-level curves: MAE, PSNR and SSIM (mean ± std over test slices) against
+    the misalignment level of the training pairs, one line per method.
+
+    Args:
+        metrics: long-form translation metrics with settings ``level<L>``.
+        path: PNG to write.
+        names: method -> display name.
+    """
+    rows = metrics[metrics["setting"].astype(str).str.fullmatch(r"level\d+")].copy()
+    rows["level"] = rows["setting"].str.removeprefix("level").astype(int)
+    panels = [m for m in ("mae", "psnr", "ssim") if m in set(rows["metric"])]
+    fig, axes = _canvas(1, len(panels), 3.2, 2.8)
+    for ax, metric in zip(axes[0], panels):
+        stats = rows[rows["metric"] == metric].groupby(["method", "level"])["value"].agg(["mean", "std"])
+        for method in dict.fromkeys(rows["method"]):
+            if method in stats.index.get_level_values(0):
+                curve = stats.loc[method].sort_index()
+                label = (names or {}).get(method, method)
+                ax.errorbar(curve.index, curve["mean"], yerr=curve["std"], marker="o", capsize=2, label=label)
+        ax.set_xlabel("misalignment level of the training pairs")
+        ax.set_title(metric.upper(), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    _save(fig, path)
+
+
 def _image(ax, plane: np.ndarray, title: str | None = None, cmap: str = "gray", vmin=-1.0, vmax=1.0) -> None:
     ax.imshow(_radiological(plane), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     if title:

@@ -112,6 +112,42 @@ def translation_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     return summary, format_table(summary, rows, labels, TRANSLATION_METRICS)
 
 
+MODE_ORDER = ("pix2pix", "cyclegan", "nc", "c_r", "nc_r")
+
+
+def _methods_at(summary: pd.DataFrame, setting: str, methods: Sequence[str]) -> list[tuple[str, str]]:
+    present = set(zip(summary["method"], summary["setting"]))
+    return [(method, setting) for method in methods if (method, setting) in present]
+
+
+def mode_table(
+    metrics: pd.DataFrame, setting: str, parameters: Mapping[str, int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RegGAN table 1: every mode at one setting (a misalignment level), with its size.
+
+    Args:
+        metrics: long-form translation metrics.
+        setting: the setting compared, e.g. ``"level5"``.
+        parameters: method -> trainable parameters of what it trains against the
+            discriminators (generators and R); shown in millions.
+    """
+    summary = summarise(metrics[metrics["setting"] == setting])
+    rows = _methods_at(summary, setting, MODE_ORDER)
+    table = format_table(
+        summary, rows, {"Method": [METHOD_NAMES[m] for m, _ in rows]}, TRANSLATION_METRICS
+    )
+    table["Params (M)"] = [f"{parameters[m] / 1e6:.2f}" if m in parameters else "–" for m, _ in rows]
+    return summary, table
+
+
+def unpaired_table(metrics: pd.DataFrame, setting: str = "unpaired") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RegGAN table 3: the methods trained on unpaired data (targets from other subjects)."""
+    summary = summarise(metrics[metrics["setting"] == setting])
+    rows = _methods_at(summary, setting, MODE_ORDER)
+    metrics_shown = {k: v for k, v in TRANSLATION_METRICS.items() if not k.startswith("epe")}
+    return summary, format_table(summary, rows, {"Method": [METHOD_NAMES[m] for m, _ in rows]}, metrics_shown)
+
+
 def segmentation_table(
     metrics: pd.DataFrame, keep: callable, labels: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

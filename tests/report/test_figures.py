@@ -47,3 +47,14 @@ def test_display_plane_shows_pictures_as_drawn_and_volumes_radiologically():
     assert np.array_equal(picture, plane.T)
     ras = display_plane(plane, np.eye(4))  # right on the image's left, anterior on top
     assert np.array_equal(ras, plane.T[::-1, ::-1])
+
+
+def test_noise_curve_figure(tmp_path):
+    from radsynth.report.figures import noise_curve_figure
+
+    rows = [(f"s:{c}", m, f"level{L}", metric, 0.1 * L + 0.01 * c + (m == "nc_r") * 0.05)
+            for m in ("pix2pix", "nc_r") for L in (0, 1, 3, 5) for c in range(3) for metric in ("mae", "ssim")]
+    rows.append(("s:0", "pix2pix", "unpaired", "mae", 0.9))  # not a level: left out
+    frame = pd.DataFrame(rows, columns=["case", "method", "setting", "metric", "value"])
+    noise_curve_figure(frame, tmp_path / "curve.png", {"nc_r": "NC+R"})
+    assert (tmp_path / "curve.png").stat().st_size > 10_000

@@ -48,3 +48,31 @@ def test_segmentation_table_selects_runs_and_scales_dice():
     assert table["Dice (%) ↑"].tolist() == ["80.00", "50.00", "60.00"]
     _, table = segmentation_table(_long(rows), lambda m, a, l: l == 100, ["Augmentation"])
     assert table["Augmentation"].tolist() == ["none", "classic"]
+
+
+def _translation_rows():
+    rows = []
+    for method, base in [("nc_r", 0.05), ("pix2pix", 0.04), ("c_r", 0.06), ("cyclegan", 0.07)]:
+        for setting, offset in [("level0", 0.0), ("level5", 0.1), ("unpaired", 0.2)]:
+            for case, jitter in [("s:1", 0.0), ("s:2", 0.02)]:
+                rows.append((case, method, setting, "mae", base + offset + jitter))
+                rows.append((case, method, setting, "ssim", 0.8 - offset))
+    return _long(rows)
+
+
+def test_mode_table_orders_modes_and_shows_sizes():
+    from radsynth.report.tables import mode_table
+
+    summary, table = mode_table(_translation_rows(), "level5", {"pix2pix": 11_380_000, "nc_r": 12_000_000})
+    assert table["Method"].tolist() == ["Pix2Pix", "CycleGAN (C)", "C+R", "NC+R (RegGAN)"]
+    assert table["MAE ↓"].iloc[0] == "0.1500 ± 0.0141"
+    assert table["Params (M)"].tolist() == ["11.38", "–", "–", "12.00"]
+    assert set(summary["setting"]) == {"level5"}
+
+
+def test_unpaired_table_keeps_only_the_unpaired_runs():
+    from radsynth.report.tables import unpaired_table
+
+    summary, table = unpaired_table(_translation_rows())
+    assert set(summary["setting"]) == {"unpaired"} and len(table) == 4
+    assert table["SSIM ↑"].iloc[0] == "0.6000 ± 0.0000"
