@@ -31,6 +31,7 @@ sidecar = {
     "run": dict(wildcards),
     "settings": settings,
     "data_hash": file_hash(snakemake.input.pairs),
+    "parameters": result.parameters,
     "images_per_second": result.images_per_second,
     "seconds": result.seconds,
 }

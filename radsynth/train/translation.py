@@ -8,18 +8,29 @@ follows the official RegGAN code (Kid-Liet/Reg-GAN, ``trainer/CycTrainer.py``):
 - then the discriminator(s): ``adv * (MSE(D(real), 1) + MSE(D(fake), 0))`` (least squares),
   where the fakes come from a 50-image replay buffer (C, NC), from the batch just generated
   (Pix2Pix, whose original keeps no buffer) or from G re-run after its update (NC+R, as in
-  the official code).
+  the official code);
+- optionally the official schedule: a constant lr, then a linear decay to 0 (``lr_decay_start``).
 
 Deviations, each small: D outputs a patch map scored per patch (Pix2Pix/CycleGAN) instead
 of the official RegGAN average over the map; the smoothness term is MONAI's
 ``DiffusionLoss`` (central differences, summed over axes), about twice the official mean
 of squared forward differences averaged over axes.
+
+On CUDA the forward passes run under bf16 autocast (losses are computed in float32), the
+networks and batches use the channels-last memory format, and ``compile=True`` hands the
+networks to ``torch.compile``. Everything works the same in 2D and 3D.
+
+Building the networks and inference (:class:`Translator`, :func:`load_translator`) live in
+:mod:`radsynth.train.translator` and are re-exported here.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
+from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,12 +39,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from monai.losses import DiffusionLoss
-from torch import nn
+from torch import Tensor, nn
 
-from radsynth.io import InputError, load_checkpoint
-from radsynth.nets.discriminators import PatchGAN
-from radsynth.nets.generators import ResnetGenerator
-from radsynth.nets.registration import RegistrationNet, warp_image
+from radsynth.nets.registration import warp_image
 from radsynth.train.common import (
     LossLog,
     autocast,
@@ -43,7 +51,24 @@ from radsynth.train.common import (
     seed_everything,
     to_device,
 )
+from radsynth.train.translator import NETWORK_CLASSES, Translator, build_networks, load_translator
 
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "MODES",
+    "NETWORK_CLASSES",
+    "Mode",
+    "ReplayBuffer",
+    "TranslationResult",
+    "Translator",
+    "architecture_for",
+    "build_networks",
+    "load_translator",
+    "parameter_counts",
+    "train_translation",
+]
+
+logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Mode:
@@ -74,13 +99,6 @@ MODES: dict[str, Mode] = {
 }
 
 DEFAULT_WEIGHTS = {"adversarial": 1.0, "cycle": 10.0, "correction": 20.0, "smoothness": 10.0, "paired_l1": 100.0}
-_CLASSES = {
-    "generator": ResnetGenerator,
-    "generator_reverse": ResnetGenerator,
-    "discriminator": PatchGAN,
-    "discriminator_reverse": PatchGAN,
-    "registration": RegistrationNet,
-}
 
 
 @dataclass
@@ -92,9 +110,11 @@ class TranslationResult:
             mode, generator_reverse, discriminator_reverse, registration); tensors only.
         architecture: ``{"mode", "spatial_dims", "networks": {name: constructor kwargs}}``;
             store it in the checkpoint sidecar under ``"architecture"``.
-        history: mean losses per logged iteration (column ``iteration`` plus one per loss).
+        history: mean losses per logged iteration (column ``iteration`` plus one per loss),
+            and ``lr``, the learning rate of the row's last iteration.
         images_per_second: training throughput (source images per second).
         seconds: wall time of the training loop.
+        parameters: :func:`parameter_counts` of the trained networks; for the sidecar.
     """
 
     state: dict
@@ -102,6 +122,7 @@ class TranslationResult:
     history: pd.DataFrame
     images_per_second: float
     seconds: float
+    parameters: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def architecture_for(
@@ -142,10 +163,29 @@ def architecture_for(
     return {"mode": mode, "spatial_dims": sd, "networks": networks}
 
 
-def build_networks(architecture: dict, names=None) -> nn.ModuleDict:
-    """Instantiate the networks of an ``architecture`` (all, or only ``names``)."""
-    specs = architecture["networks"]
-    return nn.ModuleDict({n: _CLASSES[n](**kw) for n, kw in specs.items() if names is None or n in names})
+def _counts(nets: nn.ModuleDict) -> dict[str, int]:
+    counts = {n: sum(p.numel() for p in m.parameters() if p.requires_grad) for n, m in nets.items()}
+    counts["generator_side"] = sum(v for n, v in counts.items() if not n.startswith("discriminator"))
+    counts["total"] = sum(v for n, v in counts.items() if n != "generator_side")
+    return counts
+
+
+def parameter_counts(architecture: dict) -> dict[str, int]:
+    """Trainable parameters of every network of an architecture, and their sums.
+
+    RegGAN's point that NC+R is lighter than C+R shows here: C+R carries a second generator
+    and discriminator, far larger than R.
+
+    Args:
+        architecture: :func:`architecture_for` output (or :attr:`TranslationResult.architecture`).
+
+    Returns:
+        ``{network name: count, "generator_side": G (+ reverse G) + R, i.e. what is trained
+        against the discriminators, "total": all networks}``.
+    """
+    # Built on the CPU under a forked RNG so that counting never shifts a seeded run's init.
+    with torch.random.fork_rng(devices=[]):
+        return _counts(build_networks(architecture))
 
 
 class ReplayBuffer:
@@ -270,6 +310,35 @@ def _step(nets, spec: Mode, w: dict, a, b, opt_g, opt_d, buffers: dict, device) 
     return {**losses, "g_total": total, **d_losses}
 
 
+def linear_decay(iterations: int, decay_start: float | None) -> Callable[[int], float]:
+    """The lr factor of the RegGAN / CycleGAN schedule, per iteration, for ``LambdaLR``.
+
+    The official code keeps the lr constant until ``decay_epoch``, then lowers it linearly so
+    that it reaches 0 when training ends: ``1 - max(0, t - start) / (iterations - start)`` for
+    ``t`` steps done, ``start = round(decay_start * iterations)``. The last iteration thus runs
+    at ``lr / (iterations - start)`` and the lr is 0 after it.
+
+    Args:
+        iterations: optimisation steps of the run.
+        decay_start: fraction of ``iterations`` after which the decay starts, in [0, 1);
+            None keeps the lr constant.
+    """
+    if decay_start is None:
+        return lambda step: 1.0
+    if not 0.0 <= float(decay_start) < 1.0:
+        raise ValueError(f"lr_decay_start must be in [0, 1) or None, got {decay_start}")
+    start = min(round(float(decay_start) * iterations), iterations - 1)
+    return lambda step: max(0.0, 1.0 - max(0, step - start) / (iterations - start))
+
+
+def _memory_format(spatial_dims: int) -> torch.memory_format:
+    """Channels-last layout: the one cuDNN's fastest convolution kernels (tensor cores) want."""
+    return torch.channels_last if spatial_dims == 2 else torch.channels_last_3d
+
+
+Augment = Callable[[Tensor, Tensor, torch.Generator], tuple[Tensor, Tensor]]
+
+
 def train_translation(
     source: np.ndarray,
     target: np.ndarray,
@@ -281,6 +350,7 @@ def train_translation(
     weights: dict | None = None,
     lr: float = 1e-4,
     betas=(0.5, 0.999),
+    lr_decay_start: float | None = None,
     iterations: int,
     batch_size: int = 1,
     seed: int = 0,
@@ -288,25 +358,45 @@ def train_translation(
     log_every: int = 10,
     buffer_size: int = 50,
     unpaired: bool = False,
+    augment: Augment | None = None,
+    channels_last: bool | None = None,
+    compile: bool = False,
     desc: str | None = None,
 ) -> TranslationResult:
     """Train one translation method on source -> target pairs held in memory.
 
     Args:
         source, target: float32 (N, C, *spatial) in [-1, 1], background -1 (the misaligned
-            pairs of ``packed/level<L>/train.npz``); 2D or 3D.
+            pairs of ``packed/level<L>/train.npz``); 2D or 3D. Both stay on the device.
         mode: "pix2pix", "cyclegan", "nc", "c_r" or "nc_r" (see :data:`MODES`).
         generator, discriminator, registration: network sizes (see :func:`architecture_for`).
         weights: loss weights overriding :data:`DEFAULT_WEIGHTS` (adversarial, cycle,
             correction, smoothness, paired_l1).
         lr, betas: Adam settings shared by every network (RegGAN: 1e-4, (0.5, 0.999)).
+        lr_decay_start: fraction of ``iterations`` after which the lr of both optimisers
+            decays linearly to 0 at the end of the run (RegGAN/CycleGAN schedule, see
+            :func:`linear_decay`); None keeps it constant.
         iterations: optimisation steps.
         batch_size: pairs per step.
-        seed: seeds initialisation, batch draws and the replay buffer.
-        device: torch device or name; None picks CUDA when present.
-        log_every: iterations averaged per row of ``history``.
+        seed: seeds initialisation, batch draws, the replay buffer and ``augment``'s generator.
+        device: torch device or name; None picks CUDA when present (which also turns on
+            ``torch.backends.cudnn.benchmark`` for the process).
+        log_every: iterations averaged per row of ``history``; each row also puts the loss
+            and images/s on the progress bar.
         buffer_size: replay-buffer size for the modes that use one.
         unpaired: draw target batches independently of source batches (unpaired setting).
+        augment: ``augment(a, b, generator) -> (a, b)``, called once per iteration (without
+            gradients) on the batch already on the device, before the step, e.g. RegGAN's
+            fresh random misalignment of every pair each time it is drawn. ``generator`` is a
+            seeded CPU ``torch.Generator`` reserved for it, so augmenting leaves the batch
+            draws unchanged. It must return tensors on the same device; shapes may change
+            as long as a and b keep matching spatial shapes the networks accept.
+        channels_last: channels-last memory format for networks and batches; None uses it
+            on CUDA only (faster convolutions there, usually slower on the CPU).
+        compile: wrap every network with ``torch.compile`` (in place: state-dict keys stay
+            the same). Compiling costs tens of seconds to minutes up front and again when
+            the discriminators' ``requires_grad`` flips; it pays off only for long runs on
+            a GPU (thousands of iterations), never for short or CPU runs.
         desc: progress-bar label (default: the mode).
 
     Returns:
@@ -323,18 +413,33 @@ def train_translation(
         raise ValueError(f"unknown loss weights {sorted(unknown)}; expected {sorted(DEFAULT_WEIGHTS)}")
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     device = pick_device() if device is None else torch.device(device)
+    lr_factor = linear_decay(iterations, lr_decay_start)  # checks lr_decay_start before any work
+    if channels_last is None:
+        channels_last = device.type == "cuda"
+    memory_format = _memory_format(source.ndim - 2) if channels_last else None
+    if device.type == "cuda":
+        # Batch shapes never change: cuDNN times its convolution algorithms once, keeps the fastest.
+        torch.backends.cudnn.benchmark = True
 
     rng = seed_everything(seed)
     architecture = architecture_for(
         mode, source.ndim - 2, source.shape[1], target.shape[1], generator, discriminator, registration
     )
     nets = build_networks(architecture).to(device).train()
+    parameters = _counts(nets)
+    if memory_format is not None:
+        nets.to(memory_format=memory_format)
+    if compile:
+        for net in nets.values():
+            net.compile()
     d_names = [n for n in nets if n.startswith("discriminator")]
     g_params = [p for n, m in nets.items() if n not in d_names for p in m.parameters()]
     d_params = [p for n in d_names for p in nets[n].parameters()]
     opt_g = torch.optim.Adam(g_params, lr=lr, betas=tuple(betas))  # one Adam = per-network Adams
     opt_d = torch.optim.Adam(d_params, lr=lr, betas=tuple(betas))
+    schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, lr_factor) for opt in (opt_g, opt_d)]
     buffers = {n: ReplayBuffer(buffer_size if spec.fakes == "replay" else 0, rng) for n in d_names}
+    augment_rng = torch.Generator().manual_seed(seed + 1)  # separate: batch draws stay as without
 
     src, tgt = to_device(source, device), to_device(target, device)
     log = LossLog(every=1)
@@ -342,18 +447,32 @@ def train_translation(
     bar = progress(iterations, desc or f"translation {mode}")
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start = row_start = time.perf_counter()
     for iteration in range(1, iterations + 1):
         idx = batch_indices(len(src), batch_size, rng).to(device)
         jdx = batch_indices(len(tgt), batch_size, rng).to(device) if unpaired else idx
         a, b = src[idx], tgt[jdx]
+        if augment is not None:
+            with torch.no_grad():
+                a, b = augment(a, b, augment_rng)
+        if memory_format is not None:
+            a, b = a.contiguous(memory_format=memory_format), b.contiguous(memory_format=memory_format)
 
         step = _step(nets, spec, w, a, b, opt_g, opt_d, buffers, device)
+        step_lr = opt_g.param_groups[0]["lr"]
+        for scheduler in schedulers:
+            scheduler.step()
         for key, value in step.items():
             sums[key] = sums.get(key, 0) + value.detach().float()
         if iteration % max(1, log_every) == 0 or iteration == iterations:
             count = (iteration - 1) % max(1, log_every) + 1
-            log.add(iteration, **{k: float(v) / count for k, v in sums.items()})
+            row = {k: float(v) / count for k, v in sums.items()}  # float() waits for the GPU
+            now = time.perf_counter()
+            rate = count * batch_size / max(now - row_start, 1e-9)
+            row_start = now
+            log.add(iteration, **row, lr=step_lr)
+            bar.set_postfix({"g": f"{row['g_total']:.3g}", "images/s": f"{rate:.1f}"}, refresh=False)
+            logger.debug("%s iteration %d: %s, %.1f images/s", mode, iteration, row, rate)
             sums = {}
         bar.update(1)
     if device.type == "cuda":
@@ -361,75 +480,16 @@ def train_translation(
     seconds = time.perf_counter() - start
     bar.close()
 
-    state = {n: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for n, m in nets.items()}
+    # Plain (contiguous) CPU copies whatever layout trained, so checkpoints load anywhere.
+    state = {
+        n: {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in m.state_dict().items()}
+        for n, m in nets.items()
+    }
     return TranslationResult(
         state=state,
         architecture=architecture,
         history=log.frame(),
         images_per_second=iterations * batch_size / max(seconds, 1e-9),
         seconds=seconds,
+        parameters=parameters,
     )
-
-
-class Translator:
-    """A trained generator (and R, for +R modes) ready for inference in float32.
-
-    Args:
-        architecture: :attr:`TranslationResult.architecture`.
-        state: :attr:`TranslationResult.state` (or a loaded checkpoint).
-        device: torch device or name; None picks CUDA when present.
-    """
-
-    def __init__(self, architecture: dict, state: dict, device=None):
-        self.device = pick_device() if device is None else torch.device(device)
-        self.architecture = architecture
-        self.mode = architecture["mode"]
-        nets = build_networks(architecture, names=("generator", "registration"))
-        for name, net in nets.items():
-            net.load_state_dict(state[name])
-        nets.to(self.device).eval()
-        self.generator = nets["generator"]
-        self.registration = nets["registration"] if "registration" in nets else None
-
-    @property
-    def has_registration(self) -> bool:
-        return self.registration is not None
-
-    def _batched(self, fn, *arrays: np.ndarray, batch_size: int) -> np.ndarray:
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, len(arrays[0]), batch_size):
-                chunk = [to_device(x[start : start + batch_size], self.device) for x in arrays]
-                outputs.append(fn(*chunk).float().cpu().numpy())
-        return np.concatenate(outputs).astype(np.float32, copy=False)
-
-    def translate(self, source: np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """G(source) for float32 (N, C, *spatial) in [-1, 1]; returns (N, C_target, *spatial)."""
-        return self._batched(self.generator, np.asarray(source), batch_size=batch_size)
-
-    def register(self, moving: np.ndarray, fixed: np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """R's field warping ``moving`` (e.g. G(moved source)) onto ``fixed`` (the moved target).
-
-        Returns:
-            float32 (N, spatial_dims, *spatial), pixels, ``warp(moving, field) ~= fixed``.
-        """
-        if self.registration is None:
-            raise ValueError(f"mode {self.mode!r} has no registration network")
-        return self._batched(self.registration, np.asarray(moving), np.asarray(fixed), batch_size=batch_size)
-
-    def warp(self, image: np.ndarray, field: np.ndarray, batch_size: int = 16) -> np.ndarray:
-        """:func:`warp_image` on arrays (background stays -1)."""
-        return self._batched(warp_image, np.asarray(image), np.asarray(field), batch_size=batch_size)
-
-
-def load_translator(path, device=None) -> Translator:
-    """Rebuild a :class:`Translator` from ``save_checkpoint(path, result.state, sidecar)``.
-
-    Args:
-        path: the ``.pt`` checkpoint; its sidecar must hold ``"architecture"``.
-        device: torch device or name; None picks CUDA when present.
-    """
-    state, sidecar = load_checkpoint(path)
-    if "architecture" not in sidecar:
-        raise InputError(path, "checkpoint sidecar has no 'architecture' entry")
-    return Translator(sidecar["architecture"], state, device)

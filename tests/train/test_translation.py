@@ -1,5 +1,7 @@
 """The translation trainer: every mode trains, RegGAN learns a registration, checkpoints reload."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.ndimage import shift as nd_shift
 
 from radsynth.io import save_checkpoint
+import radsynth.train.translation as translation
 from radsynth.train.common import seed_everything
 from radsynth.train.translation import (
     MODES,
@@ -16,7 +19,9 @@ from radsynth.train.translation import (
     _smoothness,
     architecture_for,
     build_networks,
+    linear_decay,
     load_translator,
+    parameter_counts,
     train_translation,
 )
 
@@ -76,6 +81,7 @@ def test_one_step_trains_every_network_of_a_mode(mode):
     assert list(result.history.columns[:2]) == ["iteration", "g_adv"]
     assert np.isfinite(result.history.drop(columns="iteration").to_numpy()).all()
     assert result.images_per_second > 0
+    assert result.parameters == parameter_counts(result.architecture)
 
 
 def test_modes_and_weights_are_checked():
@@ -153,3 +159,208 @@ def test_trains_in_3d():
     translator = Translator(result.architecture, result.state, "cpu")
     assert translator.translate(volumes).shape == volumes.shape
     assert translator.register(volumes, volumes).shape == (2, 3, 12, 12, 12)
+
+
+def test_translator_is_reexported_by_the_trainer_module():
+    import radsynth.train.translator as translator
+
+    assert translation.Translator is translator.Translator
+    assert translation.load_translator is translator.load_translator
+    assert translation.build_networks is translator.build_networks
+
+
+def count(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_parameter_counts():
+    paper = {name: architecture_for(name, 2, 1, 1) for name in MODES}  # the paper's sizes
+    counts = {name: parameter_counts(arch) for name, arch in paper.items()}
+    # RegGAN: NC+R has fewer parameters than C+R (no second generator and discriminator).
+    assert counts["nc_r"]["total"] < counts["c_r"]["total"]
+    assert counts["nc_r"]["generator_side"] < counts["c_r"]["generator_side"]
+    assert counts["pix2pix"]["generator"] == counts["nc"]["generator"] == 11_365_633
+    # Pix2Pix's conditional D sees two channels, so only its first conv grows: 16 weights * 64.
+    assert counts["pix2pix"]["discriminator"] - counts["nc"]["discriminator"] == 64 * 16
+
+    for name in MODES:
+        arch = architecture_for(name, 3, 1, 2, **TINY)
+        state = torch.random.get_rng_state()
+        tally = parameter_counts(arch)
+        assert torch.equal(torch.random.get_rng_state(), state)  # counting leaves seeded runs alone
+        nets = build_networks(arch)
+        assert {k: v for k, v in tally.items() if k in nets} == {k: count(v) for k, v in nets.items()}
+        assert tally["total"] == sum(count(v) for v in nets.values())
+        generator_side = [v for k, v in nets.items() if not k.startswith("discriminator")]
+        assert tally["generator_side"] == sum(count(v) for v in generator_side)
+        assert set(tally) == set(nets) | {"generator_side", "total"}
+
+
+def _recording_step(monkeypatch):
+    """Wrap the trainer's step; record its inputs, outputs and optimisers."""
+    calls = []
+    original = translation._step
+
+    def step(nets, spec, w, a, b, opt_g, opt_d, buffers, device):
+        out = original(nets, spec, w, a, b, opt_g, opt_d, buffers, device)
+        calls.append({"a": a, "b": b, "out": out, "opt_g": opt_g, "opt_d": opt_d,
+                      "lr": (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"])})
+        return out
+
+    monkeypatch.setattr(translation, "_step", step)
+    return calls
+
+
+def test_linear_lr_decay(monkeypatch):
+    factor = linear_decay(10, 0.5)
+    assert [factor(t) for t in (0, 5, 6, 9, 10)] == pytest.approx([1.0, 1.0, 0.8, 0.2, 0.0])
+    assert linear_decay(10, None)(10) == 1.0
+    assert linear_decay(4, 0.0)(0) == 1.0 and linear_decay(4, 0.0)(4) == 0.0
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        train_translation(blobs(2), blobs(2), "nc", iterations=2, lr_decay_start=1.0)
+
+    calls = _recording_step(monkeypatch)
+    source = blobs(2, size=16)
+    result = train_translation(
+        source, -source, "nc_r", **TINY, iterations=10, lr=1e-3, lr_decay_start=0.5, log_every=1, device="cpu"
+    )
+    used = np.array([c["lr"] for c in calls])  # (iteration, [G + R, D])
+    np.testing.assert_allclose(used[:, 0], used[:, 1])  # both optimisers follow the schedule
+    np.testing.assert_allclose(used[:, 0], 1e-3 * np.array([1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2]))
+    np.testing.assert_allclose(result.history["lr"], used[:, 0])  # the lr of each logged iteration
+    assert calls[-1]["opt_g"].param_groups[0]["lr"] == 0 == calls[-1]["opt_d"].param_groups[0]["lr"]
+
+    calls.clear()
+    train_translation(source, -source, "nc", **TINY, iterations=3, lr=1e-3, device="cpu")
+    assert [c["lr"] for c in calls] == [(1e-3, 1e-3)] * 3
+
+
+@pytest.mark.parametrize("mode", ["pix2pix", "c_r", "nc_r"])
+def test_losses_stay_float32_under_bf16_autocast(monkeypatch, mode):
+    # The CUDA path (bf16 autocast) run on the CPU, where autocast supports bf16 as well.
+    monkeypatch.setattr(translation, "autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16))
+    calls = _recording_step(monkeypatch)
+    source = blobs(2, size=16)
+    result = train_translation(source, -source, mode, **TINY, iterations=2, device="cpu")
+    for call in calls:
+        assert {k: v.dtype for k, v in call["out"].items()} == {k: torch.float32 for k in call["out"]}
+    assert np.isfinite(result.history.drop(columns="iteration").to_numpy()).all()
+    assert all(v.dtype == torch.float32 for net in result.state.values() for v in net.values())
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (8, 8, 8)])
+def test_channels_last_trains_like_the_default_layout(monkeypatch, shape):
+    calls = _recording_step(monkeypatch)
+    source = np.random.default_rng(0).uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+    small = {**TINY, "discriminator": {"filters": 4, "layers": 1}}
+    runs = [
+        train_translation(source, -source, "nc_r", **small, iterations=2, device="cpu", channels_last=flag)
+        for flag in (False, True)
+    ]
+    layout = torch.channels_last if len(shape) == 2 else torch.channels_last_3d
+    assert calls[-1]["a"].is_contiguous(memory_format=layout) and calls[-1]["b"].is_contiguous(memory_format=layout)
+    for name, plain in runs[0].state.items():
+        for key, value in plain.items():
+            other = runs[1].state[name][key]
+            assert other.is_contiguous()  # checkpoints hold the plain layout
+            # Adam moves each weight by about lr per step, whatever the kernels' rounding.
+            torch.testing.assert_close(other, value, atol=5e-4, rtol=0)
+
+
+def test_augment_hook_sees_each_device_batch_once(monkeypatch):
+    seen = []
+
+    def flip(a, b, generator):
+        seen.append((a.clone(), b.clone(), generator))
+        return a, torch.flip(b, dims=[-1])
+
+    calls = _recording_step(monkeypatch)
+    source = blobs(4, size=16)
+    train_translation(source, -source, "nc", **TINY, iterations=3, batch_size=2, device="cpu", augment=flip)
+    assert len(seen) == 3
+    for (a, b, generator), call in zip(seen, calls):
+        assert isinstance(a, torch.Tensor) and a.device.type == "cpu" and b.shape == (2, 1, 16, 16)
+        assert isinstance(generator, torch.Generator)
+        torch.testing.assert_close(call["b"], torch.flip(b, dims=[-1]))  # the step trains on the output
+        torch.testing.assert_close(call["a"], a)
+    # The hook has its own generator: the batches drawn are those of a run without it.
+    calls.clear()
+    train_translation(source, -source, "nc", **TINY, iterations=3, batch_size=2, device="cpu")
+    for (a, _, _), call in zip(seen, calls):
+        torch.testing.assert_close(call["a"], a)
+
+
+def _eager_compile(monkeypatch):
+    """``Module.compile`` with the "eager" backend: Dynamo traces our code but skips codegen."""
+    compiled = []
+    original = torch.nn.Module.compile
+
+    def compile_eager(self, *args, **kwargs):
+        compiled.append(type(self).__name__)
+        return original(self, *args, **{**kwargs, "backend": "eager"})
+
+    monkeypatch.setattr(torch.nn.Module, "compile", compile_eager)
+    return compiled
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_compile_wraps_every_network(monkeypatch):
+    compiled = _eager_compile(monkeypatch)
+    source = blobs(2, size=16)
+    result = train_translation(source, -source, "nc_r", **TINY, iterations=2, device="cpu", compile=True)
+    assert sorted(compiled) == ["PatchGAN", "RegistrationNet", "ResnetGenerator"]
+    plain = train_translation(source, -source, "nc_r", **TINY, iterations=2, device="cpu")
+    assert {n: list(s) for n, s in result.state.items()} == {n: list(s) for n, s in plain.state.items()}
+    assert np.isfinite(result.history.drop(columns="iteration").to_numpy()).all()
+    Translator(result.architecture, result.state, "cpu")  # no "_orig_mod." keys to trip loading
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RADSYNTH_TEST_INDUCTOR"),
+    reason="torch.compile's default (inductor) backend works on this CPU, but its C++ codegen makes "
+    "even a 2-iteration run take about 30 s, past the test budget; set RADSYNTH_TEST_INDUCTOR=1 to run it",
+)
+@pytest.mark.filterwarnings("ignore")
+def test_compile_with_the_default_backend():
+    source = blobs(2, size=16)
+    result = train_translation(source, -source, "nc", **TINY, iterations=2, device="cpu", compile=True)
+    assert np.isfinite(result.history.drop(columns="iteration").to_numpy()).all()
+
+
+SMALL_3D = {
+    "generator": {"filters": 2, "residual_blocks": 1},
+    "discriminator": {"filters": 2, "layers": 2},
+    "registration": {"channels": [4, 8, 8]},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_every_mode_trains_in_3d(mode, tmp_path):
+    rng = np.random.default_rng(0)
+    source = np.clip(gaussian_filter(rng.normal(size=(3, 1, 16, 16, 16)), (0, 0, 1, 1, 1)) * 4, -1, 1)
+    source = source.astype(np.float32)
+    target = np.roll(-source, 1, axis=-1)
+    result = train_translation(source, target, mode, **SMALL_3D, iterations=2, batch_size=2, seed=1, device="cpu")
+    assert result.architecture["spatial_dims"] == 3
+    assert result.parameters == parameter_counts(result.architecture)
+    assert np.isfinite(result.history.drop(columns="iteration").to_numpy()).all()
+
+    translator = Translator(result.architecture, result.state, "cpu")
+    output = translator.translate(source)
+    assert output.shape == source.shape and np.isfinite(output).all()
+    if MODES[mode].registration:
+        field = translator.register(output, target)
+        assert field.shape == (3, 3, 16, 16, 16) and np.isfinite(field).all()
+        warped = translator.warp(output, field)
+        assert warped.shape == source.shape and np.isfinite(warped).all()
+        np.testing.assert_allclose(translator.warp(output, np.zeros_like(field)), output, atol=1e-5)
+    else:
+        with pytest.raises(ValueError, match="no registration network"):
+            translator.register(output, target)
+
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, result.state, {"architecture": result.architecture, "mode": mode})
+    loaded = load_translator(path, device="cpu")
+    np.testing.assert_array_equal(loaded.translate(source), output)
+    if MODES[mode].registration:
+        np.testing.assert_array_equal(loaded.register(output, target), field)
