@@ -14,7 +14,14 @@ Level L draws the motion of the image *content* the way torchvision's ``RandomAf
 by the official RegGAN code) does: rotation uniform in +-L degrees, translation uniform in
 +-0.02 L of the image size per axis, isotropic scale uniform in [1 - 0.02 L, 1 + 0.02 L]; the
 sampling matrix is the inverse of that motion. Level 0 is the mild draw of level 1, shared by
-source and target. Only NumPy and SciPy are imported: this runs in light per-subject jobs.
+source and target. Only NumPy and SciPy are imported: this runs in light per-subject jobs
+(:mod:`radsynth.misalign_torch` redraws batches on the training device).
+
+Optional elastic part (``elastic`` > 0, pixels): a smooth random displacement ``d`` added to the
+affine's sampling map, ``S(p) = A p + d(p)``, so ``moved(p) = image(S(p))``. ``d`` is a cubic
+B-spline on a control grid spaced a quarter of the image, scaled so that ``max_p |d(p)|`` over
+the image grid is exactly ``elastic``. The ground-truth field ``S_s^-1(S_t(p)) - p`` has no
+closed form then; the inverse is found by fixed-point iteration to ``INVERSE_TOL`` pixels.
 """
 
 from __future__ import annotations
@@ -156,23 +163,215 @@ def warp(image: np.ndarray, field: np.ndarray, order: int = 1, fill: float = -1.
     return out.astype(image.dtype, copy=False)
 
 
-def _apply(image: np.ndarray, matrix: np.ndarray, order: int, fill: float) -> np.ndarray:
-    return warp(image, affine_field(matrix, image.shape), order=order, fill=fill)
+# Elastic control grid: one cubic B-spline coefficient every quarter of each axis, plus
+# CONTROL_PAD beyond each edge so the spline near the border is as random as in the middle
+# (and the taps of every in-image point stay inside the grid, no clamping there).
+CONTROL_DIVISIONS = 4
+CONTROL_PAD = 2
+# Fixed-point inversion of S_s stops when no point moves by more than this (pixels).
+INVERSE_TOL = 1e-4
+INVERSE_MAX_ITER = 100
 
 
-def _pair(source, target, mask, level, rng, fill):
+def control_spacing(shape: Sequence[int]) -> np.ndarray:
+    """Elastic control-point spacing per axis, in pixels (a quarter of the extent, >= 1)."""
+    return np.maximum((np.asarray(shape, dtype=np.float64) - 1) / CONTROL_DIVISIONS, 1.0)
+
+
+def control_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Shape of the elastic coefficient grid (without the channel axis) for an image shape."""
+    extent = (np.asarray(shape, dtype=np.float64) - 1) / control_spacing(shape)
+    return tuple(int(n) for n in np.ceil(extent - 1e-9).astype(int) + 1 + 2 * CONTROL_PAD)
+
+
+def cubic_bspline_weights(t: np.ndarray) -> np.ndarray:
+    """Weights of the taps ``floor(u) - 1 .. floor(u) + 2`` at fraction ``t = u - floor(u)``."""
+    return np.stack(
+        [
+            (1 - t) ** 3 / 6,
+            (3 * t**3 - 6 * t**2 + 4) / 6,
+            (-3 * t**3 + 3 * t**2 + 3 * t + 1) / 6,
+            t**3 / 6,
+        ]
+    )
+
+
+def _axis_weights(size: int, spacing: float, n_control: int) -> np.ndarray:
+    """(size, n_control) matrix: B-spline weights of every pixel of one axis (clamped taps)."""
+    u = np.arange(size) / spacing + CONTROL_PAD
+    base = np.floor(u).astype(np.intp)
+    weights = cubic_bspline_weights(u - base)
+    matrix = np.zeros((size, n_control))
+    for tap in range(4):
+        np.add.at(
+            matrix, (np.arange(size), np.clip(base + tap - 1, 0, n_control - 1)), weights[tap]
+        )
+    return matrix
+
+
+def elastic_field(coefficients: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Dense elastic displacement on the pixel grid of ``shape``.
+
+    Args:
+        coefficients: (ndim, *control_shape(shape)) cubic B-spline coefficients, in pixels.
+        shape: spatial shape.
+
+    Returns:
+        float64 (ndim, *shape); separable, so it is cheap even for volumes.
+    """
+    out = np.asarray(coefficients, dtype=np.float64)
+    for axis, (size, spacing) in enumerate(zip(shape, control_spacing(shape))):
+        weights = _axis_weights(size, spacing, out.shape[1 + axis])
+        out = np.moveaxis(np.tensordot(weights, out, axes=([1], [1 + axis])), 0, 1 + axis)
+    return out
+
+
+def _elastic_at(coefficients: np.ndarray, shape: Sequence[int], points: np.ndarray) -> np.ndarray:
+    """Elastic displacement at arbitrary points (ndim, ...) in pixels, same spline as above."""
+    spacing = control_spacing(shape).reshape((-1,) + (1,) * (points.ndim - 1))
+    coords = points / spacing + CONTROL_PAD
+    # prefilter=False: the array already holds B-spline coefficients; mode="nearest" clamps
+    # taps exactly like _axis_weights (checked in the tests).
+    return np.stack(
+        [map_coordinates(c, coords, order=3, prefilter=False, mode="nearest") for c in coefficients]
+    )
+
+
+def random_elastic(elastic: float, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+    """Draw elastic B-spline coefficients whose displacement peaks at ``elastic`` pixels.
+
+    Args:
+        elastic: peak displacement length ``max_p |d(p)|`` over the image grid, in pixels (> 0).
+        shape: spatial shape (2D or 3D).
+        rng: draws one standard normal per coefficient (array order).
+
+    Returns:
+        float64 (ndim, *control_shape(shape)); see :func:`elastic_field`.
+    """
+    if elastic <= 0:
+        raise ValueError(f"elastic must be > 0 to draw a field, got {elastic}")
+    coefficients = rng.standard_normal((len(shape), *control_shape(shape)))
+    peak = np.sqrt((elastic_field(coefficients, shape) ** 2).sum(0)).max()
+    return coefficients * (elastic / peak)
+
+
+def _invert(
+    matrix: np.ndarray, coefficients: np.ndarray | None, shape: Sequence[int], targets: np.ndarray
+) -> np.ndarray:
+    """Points ``x`` with ``A x + d(x) = targets``, by the iteration ``x <- A^-1 (targets - d(x))``.
+
+    The iteration contracts while ``|A^-1| * max|grad d| < 1`` (then S is also one-to-one);
+    on exit every point moved by < INVERSE_TOL in the last step, so its error is about that.
+    """
+    ndim = len(shape)
+    inverse = np.linalg.inv(matrix)
+    linear, offset = inverse[:ndim, :ndim], inverse[:ndim, ndim].reshape((ndim,) + (1,) * ndim)
+    points = np.tensordot(linear, targets, axes=1) + offset
+    if coefficients is None:
+        return points
+    for _ in range(INVERSE_MAX_ITER):
+        update = (
+            np.tensordot(linear, targets - _elastic_at(coefficients, shape, points), 1) + offset
+        )
+        change = np.abs(update - points).max()
+        points = update
+        if change < INVERSE_TOL:
+            return points
+    raise ValueError(
+        "the elastic transform could not be inverted (it may fold): use a smaller elastic"
+    )
+
+
+def sampling_field(
+    matrix: np.ndarray, shape: Sequence[int], coefficients: np.ndarray | None = None
+) -> np.ndarray:
+    """Field ``S(p) - p`` of the transform ``S(p) = A p + d(p)``: ``warp(image, it)`` moves it."""
+    field = affine_field(matrix, shape)
+    return field if coefficients is None else field + elastic_field(coefficients, shape)
+
+
+def pair_field(
+    a_source: np.ndarray,
+    a_target: np.ndarray,
+    shape: Sequence[int],
+    e_source: np.ndarray | None = None,
+    e_target: np.ndarray | None = None,
+) -> np.ndarray:
+    """Ground-truth registration field ``S_s^-1(S_t(p)) - p`` of two transforms.
+
+    ``source(S_s(p + f(p))) = target(S_t(p))``, so ``warp(moved_source, f) ~= moved_target``.
+
+    Args:
+        a_source, a_target: sampling matrices.
+        shape: spatial shape.
+        e_source, e_target: elastic coefficients, or None for affine only.
+
+    Returns:
+        float64 (ndim, *shape). Affine only: the exact ``A_s^-1 A_t p - p``; with elastic
+        parts, numerical to about ``INVERSE_TOL`` pixels.
+    """
+    if e_source is None and e_target is None:
+        return affine_field(np.linalg.solve(a_source, a_target), shape)
+    grid = _grid(shape)
+    return (
+        _invert(a_source, e_source, shape, grid + sampling_field(a_target, shape, e_target)) - grid
+    )
+
+
+def misalign_with(
+    source: np.ndarray,
+    target: np.ndarray,
+    a_source: np.ndarray,
+    a_target: np.ndarray,
+    e_source: np.ndarray | None = None,
+    e_target: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+    fill: float = -1.0,
+) -> Misaligned:
+    """Move a pair by explicit transforms (what :func:`misalign_pair` does after drawing them).
+
+    Args:
+        source, target: images of one shape in [-1, 1] (2D or 3D).
+        a_source, a_target: sampling matrices (:func:`affine_matrix`).
+        e_source, e_target: elastic coefficients (:func:`random_elastic`) or None.
+        mask: optional target mask, moved with the target (nearest, fill 0).
+        fill: intensity outside the image.
+
+    Returns:
+        :class:`Misaligned`, ``field`` float32 (ndim, *shape) from :func:`pair_field`; exactly
+        zero when both transforms are equal (level 0).
+    """
+    source, target = np.asarray(source), np.asarray(target)
+    mask = None if mask is None else np.asarray(mask)
     if source.shape != target.shape or (mask is not None and mask.shape != target.shape):
         raise ValueError("source, target and mask must share one shape")
-    a_source, a_target = pair_matrices(level, source.shape, rng)
-    moved_source = _apply(source, a_source, 1, fill)
-    moved_target = _apply(target, a_target, 1, fill)
-    moved_mask = None if mask is None else _apply(mask, a_target, 0, 0)
-    if level == 0:
-        field = np.zeros((source.ndim, *source.shape))
+    shape = source.shape
+    # Without elastic parts sampling_field is affine_field itself: the affine-only results
+    # (and the stored pairs) stay byte-identical to those from before the elastic option.
+    f_target = sampling_field(a_target, shape, e_target)
+    moved_source = warp(source, sampling_field(a_source, shape, e_source), 1, fill)
+    moved_target = warp(target, f_target, 1, fill)
+    moved_mask = None if mask is None else warp(mask, f_target, 0, 0)
+    same = np.array_equal(a_source, a_target) and (
+        e_source is e_target or np.array_equal(e_source, e_target)
+    )
+    if same:
+        field = np.zeros((source.ndim, *shape))
     else:
-        # source(A_s (p + f)) = target(A_t p)  =>  p + f = A_s^-1 A_t p.
-        field = affine_field(np.linalg.solve(a_source, a_target), source.shape)
+        field = pair_field(a_source, a_target, shape, e_source, e_target)
     return Misaligned(moved_source, moved_target, field.astype(np.float32), moved_mask)
+
+
+def _pair(source, target, mask, level, rng, fill, elastic=0.0):
+    if elastic < 0:
+        raise ValueError(f"elastic must be >= 0, got {elastic}")
+    a_source, a_target = pair_matrices(level, source.shape, rng)
+    e_source = e_target = None
+    if elastic > 0:
+        # Drawn after both matrices, so elastic=0 consumes the generator exactly as before.
+        e_source = random_elastic(elastic, source.shape, rng)
+        e_target = e_source if level == 0 else random_elastic(elastic, source.shape, rng)
+    return misalign_with(source, target, a_source, a_target, e_source, e_target, mask, fill)
 
 
 def misalign_pair(
@@ -182,6 +381,7 @@ def misalign_pair(
     rng: np.random.Generator,
     mask: np.ndarray | None = None,
     fill: float = -1.0,
+    elastic: float = 0.0,
 ) -> Misaligned:
     """Move a 2D (or 3D) source/target pair by RegGAN misalignment of ``level``.
 
@@ -192,14 +392,19 @@ def misalign_pair(
         rng: random generator (two draws for L > 0, one for L = 0).
         mask: optional target foreground/label, moved with the target (nearest, fill 0).
         fill: intensity outside the image.
+        elastic: peak displacement (pixels) of a smooth random elastic part added to each
+            affine, drawn after the matrices (source, then target; shared at level 0). 0 keeps
+            the affine-only result byte for byte.
 
     Returns:
-        :class:`Misaligned` with ``field`` float32 (ndim, *shape) = ``A_s^-1 A_t p - p``, so
-        ``warp(moved_source_like_image, field) ~= moved_target``: what a registration network
-        R(G(source), target) should predict.
+        :class:`Misaligned` with ``field`` float32 (ndim, *shape) = ``S_s^-1(S_t(p)) - p``
+        (``A_s^-1 A_t p - p`` without elastic part), so ``warp(moved_source_like_image,
+        field) ~= moved_target``: what a registration network R(G(source), target) should
+        predict.
     """
     source, target = np.asarray(source), np.asarray(target)
-    return _pair(source, target, None if mask is None else np.asarray(mask), level, rng, fill)
+    mask = None if mask is None else np.asarray(mask)
+    return _pair(source, target, mask, level, rng, fill, elastic)
 
 
 def misalign_volume(
@@ -211,6 +416,7 @@ def misalign_volume(
     mask: np.ndarray | None = None,
     spatial_dims: int = 2,
     fill: float = -1.0,
+    elastic: float = 0.0,
 ) -> Misaligned:
     """Misalign a 3D pair slice by slice (2D, RegGAN) or as whole volumes (3D).
 
@@ -224,6 +430,8 @@ def misalign_volume(
         spatial_dims: 2 = an independent in-plane affine per slice; 3 = one 3D affine per
             volume (in voxel coordinates: anisotropic spacing is not compensated).
         fill: intensity outside the image.
+        elastic: peak elastic displacement in pixels (see :func:`misalign_pair`), drawn per
+            slice for ``spatial_dims=2`` and per volume for 3.
 
     Returns:
         :class:`Misaligned` of volumes; ``field`` float32 (X, Y, Z, C) channel-last with
@@ -234,7 +442,7 @@ def misalign_volume(
     if source.ndim != 3:
         raise ValueError(f"expected a 3D volume, got shape {source.shape}")
     if spatial_dims == 3:
-        moved = _pair(source, target, mask, level, rng, fill)
+        moved = _pair(source, target, mask, level, rng, fill, elastic)
         return moved._replace(field=np.moveaxis(moved.field, 0, -1))
     if spatial_dims != 2:
         raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
@@ -247,6 +455,7 @@ def misalign_volume(
             level,
             rng,
             fill,
+            elastic,
         )
         for k in range(source.shape[axis])
     ]

@@ -8,12 +8,22 @@ from scipy.ndimage import binary_erosion, center_of_mass, gaussian_filter
 from scipy.spatial.transform import Rotation
 
 from radsynth.misalign import (
+    INVERSE_TOL,
+    _elastic_at,
+    _grid,
     affine_field,
     affine_matrix,
+    control_shape,
+    control_spacing,
+    elastic_field,
     misalign_pair,
     misalign_volume,
+    misalign_with,
+    pair_field,
     pair_matrices,
     random_affine,
+    random_elastic,
+    sampling_field,
     warp,
 )
 
@@ -204,3 +214,212 @@ def test_warp_matches_monai_warp():
     # The edge handling agrees too (both blend towards the fill value).
     np.testing.assert_allclose(ours, monai, atol=1e-6)
 
+
+# --- elastic part -------------------------------------------------------------------------
+
+
+def _old_affine_pair(source, target, level, rng, mask=None, fill=-1.0):
+    """The affine-only misalign_pair as it was before the elastic option, from its primitives."""
+    a_source, a_target = pair_matrices(level, source.shape, rng)
+    moved = [
+        warp(x, affine_field(a, x.shape), 1, fill)
+        for x, a in ((source, a_source), (target, a_target))
+    ]
+    moved_mask = None if mask is None else warp(mask, affine_field(a_target, mask.shape), 0, 0)
+    if level == 0:
+        field = np.zeros((source.ndim, *source.shape))
+    else:
+        field = affine_field(np.linalg.solve(a_source, a_target), source.shape)
+    return (*moved, field.astype(np.float32), moved_mask)
+
+
+@pytest.mark.parametrize("level", [0, 4])
+def test_elastic_zero_is_the_old_affine_path_byte_for_byte(level):
+    image, inside = _smooth_image((33, 40), seed=level)
+    mask = inside.astype(np.uint8)
+    new = misalign_pair(image, image[::-1], level, np.random.default_rng(9), mask=mask, elastic=0.0)
+    old = _old_affine_pair(image, image[::-1], level, np.random.default_rng(9), mask=mask)
+    for a, b in zip(new, old):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_elastic_zero_matches_results_stored_before_the_elastic_option():
+    # Computed with the affine-only module (before ``elastic`` existed), same seeds.
+    image = np.linspace(-1, 1, 63).reshape(7, 9)
+    out = misalign_pair(
+        image, image[::-1], 4, np.random.default_rng(2024), mask=(image > 0).astype(np.uint8)
+    )
+    np.testing.assert_allclose(
+        out.field[:, 3, ::2],
+        [
+            [
+                -0.0452633835375309,
+                0.05337683856487274,
+                0.15201705694198608,
+                0.2506572902202606,
+                0.34929749369621277,
+            ],
+            [
+                -0.03773802891373634,
+                0.16867750883102417,
+                0.3750930428504944,
+                0.5815085768699646,
+                0.7879241108894348,
+            ],
+        ],
+        rtol=0,
+        atol=1e-7,
+    )
+    np.testing.assert_allclose(
+        out.source[2],
+        [
+            -0.3278228894462701,
+            -0.2902480269910507,
+            -0.25267316453583133,
+            -0.21509830208061206,
+            -0.17752343962539271,
+            -0.13994857717017342,
+            -0.10237371471495411,
+            -0.0647988522597348,
+            -0.1210618443079572,
+        ],
+        rtol=0,
+        atol=1e-12,
+    )
+    assert out.mask.sum() == 25
+    sums = [out.source.sum(), out.target.sum(), out.field.astype(np.float64).sum()]
+    np.testing.assert_allclose(
+        sums, [2.3401145666319874, -12.522924212564366, 33.20793588820379], atol=1e-5
+    )
+    volume = np.linspace(-1, 1, 5 * 6 * 4).reshape(5, 6, 4)
+    stored = {
+        2: [-7.709140588694266, -6.4309838466156695, 24.48813337337924],
+        3: [-20.475454679940505, -12.025979297437154, 29.11523986580869],
+    }
+    for dims, expected in stored.items():
+        v = misalign_volume(volume, -volume, 3, np.random.default_rng(7), spatial_dims=dims)
+        sums = [v.source.sum(), v.target.sum(), v.field.astype(np.float64).sum()]
+        np.testing.assert_allclose(sums, expected, atol=1e-5)
+
+
+def test_elastic_coefficients_peak_and_smoothness():
+    shape = (128, 96)
+    coefficients = random_elastic(5.0, shape, np.random.default_rng(0))
+    assert coefficients.shape == (2, *control_shape(shape)) == (2, 9, 9)
+    dense = elastic_field(coefficients, shape)
+    # The peak displacement length over the image is the requested one.
+    assert np.sqrt((dense**2).sum(0)).max() == pytest.approx(5.0, rel=1e-12)
+    # Smooth: control points a quarter image apart bound slope and curvature by the peak over
+    # the spacing (per pixel), not by pixel-scale noise.
+    spacing = control_spacing(shape).min()
+    assert max(np.abs(np.diff(dense, axis=a)).max() for a in (1, 2)) < 1.5 * 5.0 / spacing
+    assert max(np.abs(np.diff(dense, 2, axis=a)).max() for a in (1, 2)) < 4 * 5.0 / spacing**2
+    # The scattered evaluation (used by the inversion) is the same spline, taps clamped alike.
+    np.testing.assert_allclose(_elastic_at(coefficients, shape, _grid(shape)), dense, atol=1e-12)
+    outside = np.random.default_rng(1).uniform(-200, 300, size=(2, 500))
+    spacing = (np.array(shape) - 1) / 4
+    u = outside / spacing[:, None] + 2  # control coordinates; clamped taps by hand:
+    base = np.floor(u).astype(int)
+    t = u - base
+    w = [
+        (1 - t) ** 3 / 6,
+        (3 * t**3 - 6 * t**2 + 4) / 6,
+        (-3 * t**3 + 3 * t**2 + 3 * t + 1) / 6,
+        t**3 / 6,
+    ]
+    by_hand = 0
+    for i in range(4):
+        for j in range(4):
+            index = (np.clip(base[0] + i - 1, 0, 8), np.clip(base[1] + j - 1, 0, 8))
+            by_hand = by_hand + w[i][0] * w[j][1] * coefficients[:, index[0], index[1]]
+    np.testing.assert_allclose(_elastic_at(coefficients, shape, outside), by_hand, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (40, 36, 32)])
+def test_elastic_field_registers_moved_source_onto_moved_target(shape):
+    image, inside = _smooth_image(shape)
+    level, elastic = (5, 6.0) if len(shape) == 2 else (3, 3.0)
+    out = misalign_pair(image, image, level, np.random.default_rng(4), mask=inside, elastic=elastic)
+    affine = misalign_pair(image, image, level, np.random.default_rng(4), mask=inside)
+    # Same matrices (drawn first), plus an elastic part of about ``elastic`` pixels.
+    difference = np.sqrt(((out.field - affine.field) ** 2).sum(0))
+    assert 0.3 * elastic < difference.max() < 2.5 * elastic
+    registered = warp(out.source, out.field)
+    core = binary_erosion(out.mask.astype(bool), iterations=3)
+    assert core.sum() > 200
+    error = np.abs(registered - out.target)[core]
+    # Same bound as the affine-only test: two bilinear resamplings, nothing from the inverse.
+    assert error.max() < 0.05
+    assert np.abs(out.source - out.target)[core].mean() > 5 * error.mean()
+    # The stored field is smooth: its elastic part varies on the control-grid scale.
+    spacing, axes = control_spacing(shape).min(), range(1, len(shape) + 1)
+    assert (
+        max(np.abs(np.diff(out.field - affine.field, axis=a)).max() for a in axes)
+        < 2 * elastic / spacing
+    )
+    assert (
+        max(np.abs(np.diff(out.field - affine.field, 2, axis=a)).max() for a in axes)
+        < 8 * elastic / spacing**2
+    )
+
+
+def test_elastic_inverse_is_accurate():
+    shape = (64, 80)
+    rng = np.random.default_rng(3)
+    a_source, a_target = pair_matrices(5, shape, rng)
+    e_source, e_target = random_elastic(8.0, shape, rng), random_elastic(8.0, shape, rng)
+    field = pair_field(a_source, a_target, shape, e_source, e_target)
+    # S_s(p + f(p)) = S_t(p): the residual is the fixed-point tolerance, not interpolation.
+    points = _grid(shape) + field
+    mapped = np.tensordot(a_source[:2, :2], points, 1) + a_source[:2, 2, None, None]
+    mapped += _elastic_at(e_source, shape, points)
+    target = _grid(shape) + sampling_field(a_target, shape, e_target)
+    assert np.abs(mapped - target).max() < INVERSE_TOL
+    # Elastic on one side only is handled too (affine inverse or one inversion).
+    only_target = pair_field(a_source, a_target, shape, None, e_target)
+    np.testing.assert_allclose(
+        only_target,
+        pair_field(a_source, a_target, shape)
+        + np.tensordot(np.linalg.inv(a_source)[:2, :2], elastic_field(e_target, shape), 1),
+        atol=1e-9,
+    )
+
+
+def test_elastic_is_deterministic_and_level_zero_shares_it():
+    image, inside = _smooth_image((48, 48))
+    first = misalign_pair(image, image, 3, np.random.default_rng(5), mask=inside, elastic=3.0)
+    second = misalign_pair(image, image, 3, np.random.default_rng(5), mask=inside, elastic=3.0)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    other = misalign_pair(image, image, 3, np.random.default_rng(6), elastic=3.0)
+    assert not np.array_equal(first.field, other.field)
+    # Level 0: one shared affine + elastic draw: identical images in, identical out, field 0.
+    zero = misalign_pair(image, image, 0, np.random.default_rng(5), mask=inside, elastic=3.0)
+    np.testing.assert_array_equal(zero.field, 0)
+    np.testing.assert_array_equal(zero.source, zero.target)
+    assert not np.array_equal(
+        zero.source, misalign_pair(image, image, 0, np.random.default_rng(5)).source
+    )
+
+
+def test_elastic_volume_slicewise_draws_per_slice():
+    volume = np.random.default_rng(0).uniform(-1, 1, size=(20, 24, 3))
+    out = misalign_volume(volume, volume, 2, np.random.default_rng(5), elastic=2.0)
+    rng = np.random.default_rng(5)
+    for k in range(3):
+        pair = misalign_pair(volume[..., k], volume[..., k], 2, rng, elastic=2.0)
+        np.testing.assert_array_equal(out.source[..., k], pair.source)
+        np.testing.assert_array_equal(out.field[..., k, :], np.moveaxis(pair.field, 0, -1))
+
+
+def test_misalign_with_and_errors():
+    image, _ = _smooth_image((32, 32))
+    a = affine_matrix(image.shape, 3.0, (1.0, -2.0), 1.01)
+    out = misalign_with(image, image, a, a)
+    np.testing.assert_array_equal(out.field, 0)
+    with pytest.raises(ValueError, match="elastic"):
+        misalign_pair(image, image, 1, np.random.default_rng(0), elastic=-1.0)
+    # A displacement far beyond the control spacing folds: no inverse, a clear error.
+    with pytest.raises(ValueError, match="invert"):
+        misalign_pair(image, image, 1, np.random.default_rng(0), elastic=40.0)
