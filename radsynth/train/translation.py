@@ -231,6 +231,18 @@ def _mode(mode: str) -> Mode:
     return MODES[mode]
 
 
+def other_rows(others: list[torch.Tensor], codes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each source row's subject code, one random row of another subject.
+
+    Args:
+        others: per subject code, the rows of every other subject.
+        codes: subject codes of the batch's source rows.
+        generator: random stream.
+    """
+    picks = [others[k][torch.randint(len(others[k]), (1,), generator=generator)] for k in codes.tolist()]
+    return torch.cat(picks)
+
+
 def _lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     """Least-squares GAN loss against an all-ones (real) or all-zeros (fake) patch map."""
     target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
@@ -358,6 +370,7 @@ def train_translation(
     log_every: int = 10,
     buffer_size: int = 50,
     unpaired: bool = False,
+    groups: np.ndarray | None = None,
     augment: Augment | None = None,
     channels_last: bool | None = None,
     compile: bool = False,
@@ -385,6 +398,8 @@ def train_translation(
             and images/s on the progress bar.
         buffer_size: replay-buffer size for the modes that use one.
         unpaired: draw target batches independently of source batches (unpaired setting).
+        groups: subject of each row; with ``unpaired``, each target comes from another
+            subject than its source, so no pair is ever a registered one.
         augment: ``augment(a, b, generator) -> (a, b)``, called once per iteration (without
             gradients) on the batch already on the device, before the step, e.g. RegGAN's
             fresh random misalignment of every pair each time it is drawn. ``generator`` is a
@@ -442,6 +457,13 @@ def train_translation(
     augment_rng = torch.Generator().manual_seed(seed + 1)  # separate: batch draws stay as without
 
     src, tgt = to_device(source, device), to_device(target, device)
+    others, codes = None, None
+    if unpaired and groups is not None:
+        names, codes = np.unique(np.asarray(groups), return_inverse=True)
+        if len(names) < 2:
+            raise ValueError("unpaired training needs rows from at least two subjects")
+        codes = torch.as_tensor(codes)
+        others = [torch.nonzero(codes != k).flatten() for k in range(len(names))]
     log = LossLog(every=1)
     sums: dict[str, torch.Tensor] = {}  # summed on the device; read back once per log row
     bar = progress(iterations, desc or f"translation {mode}")
@@ -450,7 +472,12 @@ def train_translation(
     start = row_start = time.perf_counter()
     for iteration in range(1, iterations + 1):
         idx = batch_indices(len(src), batch_size, rng).to(device)
-        jdx = batch_indices(len(tgt), batch_size, rng).to(device) if unpaired else idx
+        if not unpaired:
+            jdx = idx
+        elif others is None:
+            jdx = batch_indices(len(tgt), batch_size, rng).to(device)
+        else:
+            jdx = other_rows(others, codes[idx.cpu()], rng).to(device)
         a, b = src[idx], tgt[jdx]
         if augment is not None:
             with torch.no_grad():

@@ -364,3 +364,28 @@ def test_every_mode_trains_in_3d(mode, tmp_path):
     np.testing.assert_array_equal(loaded.translate(source), output)
     if MODES[mode].registration:
         np.testing.assert_array_equal(loaded.register(output, target), field)
+
+
+def test_unpaired_targets_come_from_other_subjects():
+    from radsynth.train.translation import other_rows
+
+    codes = torch.tensor([0, 0, 1, 1, 2])
+    others = [torch.nonzero(codes != k).flatten() for k in range(3)]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        batch = torch.tensor([0, 2, 4])
+        rows = other_rows(others, codes[batch], g)
+        assert (codes[rows] != codes[batch]).all()
+
+
+def test_unpaired_training_with_groups_runs_and_needs_two_subjects():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(-1, 1, (4, 1, 16, 16)).astype(np.float32)
+    target = rng.uniform(-1, 1, (4, 1, 16, 16)).astype(np.float32)
+    small = {"generator": {"filters": 4, "residual_blocks": 1}, "discriminator": {"filters": 4, "layers": 1}}
+    result = train_translation(source, target, "nc", iterations=2, batch_size=2, device="cpu", unpaired=True,
+                               groups=np.array(["a", "a", "b", "b"]), **small)
+    assert len(result.history) > 0
+    with pytest.raises(ValueError, match="two subjects"):
+        train_translation(source, target, "nc", iterations=1, device="cpu", unpaired=True,
+                          groups=np.array(["a"] * 4), **small)
