@@ -14,11 +14,11 @@ translator = load_translator(snakemake.input.model, pick_device(snakemake.params
 metrics, examples = evaluate_translation(
     translator,
     load_arrays(snakemake.input.test),
-    load_arrays(snakemake.input.misaligned),
+    load_arrays(snakemake.input.misaligned) if snakemake.input.misaligned else None,
     snakemake.params.source,
     snakemake.params.target,
     method=wildcards.method,
-    setting=f"level{wildcards.level}",
+    setting=wildcards.setting,
 )
 write_csv(snakemake.output.metrics, metrics)
 save_arrays(snakemake.output.examples, **examples)

@@ -1,6 +1,7 @@
 """Rule misalign: RegGAN-style random affine of one subject's source/target at one level.
 
-Stored once per pair (the realistic case), with the ground-truth displacement field.
+Stored once per pair (the realistic case), with the ground-truth displacement field; an
+optional elastic part is added to each affine.
 """
 
 import zlib
@@ -19,7 +20,9 @@ mask, _ = read_nifti(snakemake.input.mask, np.uint8)
 
 # The draw depends on (seed, level, subject) only, never on job order.
 rng = np.random.default_rng([snakemake.params.seed, level, zlib.crc32(subject.encode())])
-moved = misalign_volume(source, target, level, rng, axis=-1, mask=mask, spatial_dims=2)
+moved = misalign_volume(
+    source, target, level, rng, axis=-1, mask=mask, spatial_dims=2, elastic=snakemake.params.elastic
+)
 
 write_nifti(snakemake.output.source, moved.source.astype(np.float32), affine)
 write_nifti(snakemake.output.target, moved.target.astype(np.float32), affine)

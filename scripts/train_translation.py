@@ -1,18 +1,37 @@
-"""Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode) at one noise level."""
+"""Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode) at one noise level,
+on the stored misaligned pairs, on pairs redrawn per batch, or unpaired."""
+
+from functools import partial
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
+from radsynth.misalign_torch import redraw_batch
+from radsynth.pack import select_channels
 from radsynth.train.common import pick_device, set_threads
 from radsynth.train.translation import train_translation
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-settings, wildcards = snakemake.params.settings, snakemake.wildcards
+settings, misalign, wildcards = snakemake.params.settings, snakemake.params.misalign, snakemake.wildcards
+unpaired = wildcards.setting == "unpaired"
 
-pairs = load_arrays(snakemake.input.pairs)
+packed = load_arrays(snakemake.input.pairs)
+augment = None
+if "source" in packed:  # stored misaligned pairs of one level
+    source, target = packed["source"], packed["target"]
+else:  # aligned slices: unpaired, or misaligned afresh for every batch
+    source = select_channels(packed, [settings["source"]])
+    target = select_channels(packed, [settings["target"]])
+    if not unpaired:
+        level = int(wildcards.setting.removeprefix("level"))
+
+        def augment(a, b, generator):
+            moved_a, moved_b, _ = redraw_batch(a, b, level, generator, elastic=misalign["elastic"])
+            return moved_a, moved_b
+
 result = train_translation(
-    pairs["source"],
-    pairs["target"],
+    source,
+    target,
     wildcards.method,
     generator=settings["generator"],
     discriminator=settings["discriminator"],
@@ -22,14 +41,20 @@ result = train_translation(
     betas=tuple(settings["betas"]),
     iterations=settings["iterations"],
     batch_size=settings["batch_size"],
+    lr_decay_start=settings["lr_decay_start"],
+    compile=settings["compile"],
+    unpaired=unpaired,
+    groups=packed["subject"],
+    augment=augment,
     seed=snakemake.params.seed,
     device=pick_device(snakemake.params.device),
-    desc=f"{wildcards.method} level {wildcards.level}",
+    desc=f"{wildcards.method} {wildcards.setting}",
 )
 sidecar = {
     "architecture": result.architecture,
     "run": dict(wildcards),
     "settings": settings,
+    "misalign": misalign,
     "data_hash": file_hash(snakemake.input.pairs),
     "parameters": result.parameters,
     "images_per_second": result.images_per_second,
@@ -37,4 +62,4 @@ sidecar = {
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("%s level %s: %.1f images/s", wildcards.method, wildcards.level, result.images_per_second)
+log.info("%s %s: %.1f images/s", wildcards.method, wildcards.setting, result.images_per_second)

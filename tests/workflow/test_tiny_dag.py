@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = ["translation", "segmentation", "augmentation"]
-FIGURES = ["data", "phantom", "translation", "synthetic", "losses", "dice"]
+TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation"]
+FIGURES = ["data", "phantom", "translation", "noise_curve", "synthetic", "losses", "dice"]
 
 
 def snakemake(workdir, *args, timeout=900):
@@ -90,3 +90,28 @@ def test_nnunet_exports_pass_the_structural_check(tiny_run):
     assert cases and all((synthetic / "labelsTr" / f"{case}.nii.gz").exists() for case in cases)
     # synthetic cases come from training subjects only
     assert all(any(case.startswith(f"synth_{s}_") for s in splits.loc[splits["split"] == "train", "subject"]) for case in cases)
+
+
+@pytest.mark.integration
+def test_mode_and_unpaired_tables_cover_their_runs(tiny_run):
+    modes = pd.read_csv(tiny_run / "tables" / "translation_modes.csv")
+    assert set(modes["method"]) == {"pix2pix", "cyclegan", "nc", "c_r", "nc_r"} and set(modes["setting"]) == {"level5"}
+    table = (tiny_run / "tables" / "translation_modes.md").read_text()
+    assert "Params (M)" in table and "C+R" in table
+    unpaired = pd.read_csv(tiny_run / "tables" / "translation_unpaired.csv")
+    assert set(unpaired["setting"]) == {"unpaired"} and "epe" not in set(unpaired["metric"])
+    sidecar = json.loads((tiny_run / "models" / "translation" / "c_r_level5.json").read_text())
+    nc_r = json.loads((tiny_run / "models" / "translation" / "nc_r_level5.json").read_text())
+    assert nc_r["parameters"]["total"] < sidecar["parameters"]["total"]  # RegGAN: NC+R is smaller
+
+
+@pytest.mark.integration
+def test_redrawn_elastic_misalignment_trains(tmp_path):
+    (tmp_path / "redraw.yaml").write_text("misalign: {redraw: true, elastic: 2.0}\n")
+    target = "results/phantom/models/translation/nc_r_level5.pt"
+    done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "redraw.yaml"),
+                     "--config", "scale=tiny", "--", target)
+    assert done.returncode == 0, done.stderr[-5000:]
+    sidecar = json.loads((tmp_path / target).with_suffix(".json").read_text())
+    assert sidecar["misalign"] == {"levels": [0, 5], "elastic": 2.0, "redraw": True}
+    assert not (tmp_path / "results" / "phantom" / "packed" / "level5").exists()  # trained on aligned slices

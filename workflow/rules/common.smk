@@ -133,12 +133,36 @@ def nnunet_dir(synthetic=False):
     return f"{R}/nnunet/Dataset{number:03d}_{DATASET['name']}{suffix}"
 
 
+def mode_level():
+    """The misalignment level of the mode table."""
+    level = TRANSLATION["mode_level"]
+    return max(LEVELS) if level is None else level
+
+
 def translation_runs():
-    return [
-        f"{method}_level{level}"
-        for method in TRANSLATION["methods"]
-        for level in LEVELS
-    ]
+    """Runs named method_setting: every method at every level (noise table), every mode at
+    the mode level (mode table) and the unpaired runs; none when translation is off."""
+    if not TRANSLATION["methods"]:
+        return []
+    runs = [f"{m}_level{level}" for m in TRANSLATION["methods"] for level in LEVELS]
+    runs += [f"{m}_level{mode_level()}" for m in TRANSLATION["modes"]]
+    runs += [f"{m}_unpaired" for m in TRANSLATION["unpaired"]]
+    return list(dict.fromkeys(runs))
+
+
+def translation_pairs(wildcards):
+    """Training data of a run: the stored misaligned pairs of its level, or the aligned
+    slices when pairs are redrawn per batch or the run is unpaired."""
+    if wildcards.setting == "unpaired" or config["misalign"]["redraw"]:
+        return f"{R}/packed/train.npz"
+    return f"{R}/packed/{wildcards.setting}/train.npz"
+
+
+def misaligned_test(wildcards):
+    """The misaligned test pairs whose true fields measure R (none for unpaired runs)."""
+    if wildcards.setting == "unpaired":
+        return []
+    return f"{R}/packed/{wildcards.setting}/test.npz"
 
 
 def segmentation_runs():
@@ -161,6 +185,16 @@ def synthetic_input(wildcards):
     )
 
 
+def translation_tables():
+    """The RegGAN tables this config makes: noise levels, modes, unpaired."""
+    tables = ["translation"]
+    if TRANSLATION["modes"]:
+        tables.append("translation_modes")
+    if TRANSLATION["unpaired"]:
+        tables.append("translation_unpaired")
+    return tables
+
+
 def diffusion_losses():
     """The diffusion model's loss log, when the run trains one."""
     if "diffusion" in SEGMENTATION["augmentations"]:
@@ -175,8 +209,8 @@ def final_outputs():
     if DATASET["kind"] == "phantom":
         figures.append("phantom")
     if TRANSLATION["methods"]:
-        tables.append("translation")
-        figures.append("translation")
+        tables += translation_tables()
+        figures += ["translation", "noise_curve"]
     if "diffusion" in SEGMENTATION["augmentations"]:
         figures.append("synthetic")
     outputs = expand(

@@ -21,6 +21,7 @@ rule misalign:
         "../../envs/cpu.yaml"
     params:
         seed=config["seed"],
+        elastic=config["misalign"]["elastic"],
     script:
         "../../scripts/misalign.py"
 

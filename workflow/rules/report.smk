@@ -1,29 +1,59 @@
 # Tables and figures, built only from the per-case metric CSVs and stage outputs.
 
 
-rule translation_table:
+rule translation_tables:
     input:
-        expand(f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()),
+        metrics=expand(f"{R}/metrics/translation/{{run}}.csv", run=translation_runs()),
+        sidecars=expand(f"{R}/models/translation/{{run}}.json", run=translation_runs()),
     output:
         **{
-            ext: report(
-                f"{R}/tables/translation.{ext}",
-                caption="../report/table_translation.rst",
+            f"{table}_{ext}": report(
+                f"{R}/tables/{table}.{ext}",
+                caption=f"../report/table_{table}.rst",
                 category="5. Tables",
-                labels={"table": "translation", "format": ext},
+                labels={"table": table, "format": ext},
             )
+            for table in translation_tables()
             for ext in ["csv", "md", "tex"]
         },
     log:
-        log_path("translation_table"),
+        log_path("translation_tables"),
     benchmark:
-        bench_path("translation_table")
+        bench_path("translation_tables")
     conda:
         "../../envs/cpu.yaml"
     params:
-        caption=f"{TRANSLATION['source']} to {TRANSLATION['target']} translation on the aligned test split.",
+        pair=f"{TRANSLATION['source']} to {TRANSLATION['target']}",
+        methods=TRANSLATION["methods"],
+        levels=LEVELS,
+        modes=TRANSLATION["modes"],
+        mode_level=mode_level(),
+        unpaired=TRANSLATION["unpaired"],
     script:
-        "../../scripts/translation_table.py"
+        "../../scripts/translation_tables.py"
+
+
+rule noise_curve:
+    input:
+        expand(
+            f"{R}/metrics/translation/{{method}}_level{{level}}.csv",
+            method=TRANSLATION["methods"],
+            level=LEVELS,
+        ),
+    output:
+        report(
+            f"{R}/figures/noise_curve.png",
+            caption="../report/noise_curve.rst",
+            category="2. Translation",
+        ),
+    log:
+        log_path("noise_curve"),
+    benchmark:
+        bench_path("noise_curve")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/noise_curve.py"
 
 
 rule segmentation_tables:

@@ -1,20 +1,20 @@
-# Image translation T1 -> T2: Pix2Pix, CycleGAN and RegGAN modes at each misalignment level.
+# Image translation: Pix2Pix, CycleGAN and RegGAN modes at each misalignment level, and unpaired.
 
 
 rule train_translation:
     input:
-        pairs=f"{R}/packed/level{{level}}/train.npz",
+        pairs=translation_pairs,
     output:
-        model=f"{R}/models/translation/{{method}}_level{{level}}.pt",
-        sidecar=f"{R}/models/translation/{{method}}_level{{level}}.json",
-        history=f"{R}/models/translation/{{method}}_level{{level}}.loss.tsv",
+        model=f"{R}/models/translation/{{method}}_{{setting}}.pt",
+        sidecar=f"{R}/models/translation/{{method}}_{{setting}}.json",
+        history=f"{R}/models/translation/{{method}}_{{setting}}.loss.tsv",
     log:
-        log_path("train_translation", "{method}_level{level}"),
+        log_path("train_translation", "{method}_{setting}"),
     benchmark:
-        bench_path("train_translation", "{method}_level{level}")
+        bench_path("train_translation", "{method}_{setting}")
     wildcard_constraints:
-        method="|".join(TRANSLATION["methods"]),
-        level=r"\d+",
+        method="pix2pix|cyclegan|nc|c_r|nc_r",
+        setting=r"level\d+|unpaired",
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -22,6 +22,7 @@ rule train_translation:
         gpu=1,
     params:
         settings=TRANSLATION,
+        misalign=config["misalign"],
         seed=config["seed"],
         device=config["device"],
     script:
@@ -30,19 +31,19 @@ rule train_translation:
 
 rule evaluate_translation:
     input:
-        model=f"{R}/models/translation/{{method}}_level{{level}}.pt",
+        model=f"{R}/models/translation/{{method}}_{{setting}}.pt",
         test=f"{R}/packed/test.npz",
-        misaligned=f"{R}/packed/level{{level}}/test.npz",
+        misaligned=misaligned_test,
     output:
-        metrics=f"{R}/metrics/translation/{{method}}_level{{level}}.csv",
-        examples=f"{R}/examples/translation/{{method}}_level{{level}}.npz",
+        metrics=f"{R}/metrics/translation/{{method}}_{{setting}}.csv",
+        examples=f"{R}/examples/translation/{{method}}_{{setting}}.npz",
     log:
-        log_path("evaluate_translation", "{method}_level{level}"),
+        log_path("evaluate_translation", "{method}_{setting}"),
     benchmark:
-        bench_path("evaluate_translation", "{method}_level{level}")
+        bench_path("evaluate_translation", "{method}_{setting}")
     wildcard_constraints:
-        method="|".join(TRANSLATION["methods"]),
-        level=r"\d+",
+        method="pix2pix|cyclegan|nc|c_r|nc_r",
+        setting=r"level\d+|unpaired",
     conda:
         "../../envs/gpu.yaml"
     threads: 1

@@ -1,0 +1,33 @@
+"""Rule translation_tables: the three RegGAN tables - methods x misalignment levels, every
+mode at one level with its size, and the unpaired setting."""
+
+import json
+from pathlib import Path
+
+from radsynth.logs import log_to
+from radsynth.report.tables import mode_table, read_metrics, translation_table, unpaired_table, write_table
+
+log = log_to(snakemake.log[0])
+params, out = snakemake.params, snakemake.output
+metrics = read_metrics(snakemake.input.metrics)
+
+
+def paths(table):
+    return {ext: out[f"{table}_{ext}"] for ext in ("csv", "md", "tex")}
+
+
+levels = [f"level{level}" for level in params.levels]
+noise = metrics[metrics["method"].isin(params.methods) & metrics["setting"].isin(levels)]
+summary, table = translation_table(noise)
+write_table(summary, table, paths("translation"), f"{params.pair} translation by training misalignment level.")
+
+if params.modes:
+    sidecars = [json.loads(Path(path).read_text()) for path in snakemake.input.sidecars]
+    sizes = {s["run"]["method"]: s["parameters"]["total"] for s in sidecars if s["run"]["setting"] == f"level{params.mode_level}"}
+    summary, table = mode_table(metrics[metrics["method"].isin(params.modes)], f"level{params.mode_level}", sizes)
+    write_table(summary, table, paths("translation_modes"), f"Every mode at misalignment level {params.mode_level}.")
+
+if params.unpaired:
+    summary, table = unpaired_table(metrics[metrics["method"].isin(params.unpaired)])
+    write_table(summary, table, paths("translation_unpaired"), f"{params.pair} translation trained on unpaired data.")
+log.info("translation tables written")
