@@ -29,6 +29,10 @@ else:  # aligned slices: unpaired, or misaligned afresh for every batch
             moved_a, moved_b, _ = redraw_batch(a, b, level, generator, elastic=misalign["elastic"])
             return moved_a, moved_b
 
+# RegGAN counts epochs: one pass over the training slices is ceil(N / batch) steps.
+iterations = settings["iterations"]
+if settings["epochs"]:
+    iterations = settings["epochs"] * -(-len(source) // settings["batch_size"])
 result = train_translation(
     source,
     target,
@@ -39,7 +43,7 @@ result = train_translation(
     weights=settings["weights"],
     lr=settings["lr"],
     betas=tuple(settings["betas"]),
-    iterations=settings["iterations"],
+    iterations=iterations,
     batch_size=settings["batch_size"],
     lr_decay_start=settings["lr_decay_start"],
     compile=settings["compile"],

@@ -1,0 +1,46 @@
+"""Every preset in config/experiments/ validates and builds its DAG (a dry run), with its data
+folder pointed at ../shared/data or, for the GPU presets, at a generated dataset of the layout."""
+
+import sys
+
+import pytest
+import yaml
+
+from tests.workflow.test_tiny_dag import REPO, snakemake
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from dry_run import make_dataset  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+ROOTS = {
+    "brats_like": SHARED / "brats_like",
+    "la2018_h5": SHARED / "la2018_h5",
+    "busi": SHARED / "busi",
+    "lgg_slices": SHARED / "lgg_kaggle3m",
+    "reggan_lgg_cpu": SHARED / "lgg_kaggle3m",
+    "reggan_brats": None,  # generated: BraTS 2021 naming
+}
+
+
+def test_every_preset_is_covered():
+    assert {p.stem for p in (REPO / "config" / "experiments").glob("*.yaml")} == set(ROOTS)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("preset", sorted(ROOTS))
+def test_preset_builds_its_dag(preset, tmp_path):
+    config = yaml.safe_load((REPO / "config" / "experiments" / f"{preset}.yaml").read_text())
+    root = ROOTS[preset]
+    if root is None:
+        root = tmp_path / "brats"
+        make_dataset(root, 4)
+    elif not root.exists():
+        pytest.skip(f"{root} is absent")
+    config["dataset"]["root"] = str(root)
+    lists = config.get("split", {}).get("lists")
+    if lists:
+        config["split"]["lists"] = {split: str(REPO / path) for split, path in lists.items()}
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "preset.yaml"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "verify" in done.stdout and "split" in done.stdout
