@@ -4,32 +4,14 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.ndimage import binary_erosion, gaussian_filter
+from scipy.ndimage import binary_erosion
 from scipy.spatial.transform import Rotation
 
 torch = pytest.importorskip("torch")
 
 from radsynth import misalign as M
 from radsynth import misalign_torch as T
-
-
-def _smooth_image(shape, seed=0):
-    """A smooth textured blob in [-1, 1], background -1 (as in test_misalign.py)."""
-    rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, n) for n in shape], indexing="ij"))
-    inside = (grid**2).sum(0) < 0.5
-    texture = gaussian_filter(rng.normal(size=shape), 4)
-    image = np.where(inside, 0.5 * texture / np.abs(texture).max(), -1.0)
-    return gaussian_filter(image, 1.5), inside
-
-
-def _motion(matrix):
-    """Content motion (rotation, translation, scale) of a sampling matrix."""
-    ndim = matrix.shape[0] - 1
-    forward = np.linalg.inv(matrix)
-    linear = forward[:ndim, :ndim]
-    scale = abs(np.linalg.det(linear)) ** (1 / ndim)
-    return linear / scale, forward[:ndim, ndim], scale
+from tests.test_misalign import _motion, _smooth_image
 
 
 def _t(array):
