@@ -1,5 +1,6 @@
 """Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode) at one noise level,
-on the stored misaligned pairs, on pairs redrawn per batch, or unpaired."""
+on the stored misaligned pairs, on pairs redrawn per batch, or unpaired; the iteration kept
+is the one that translates the aligned val split best."""
 
 from functools import partial
 
@@ -8,7 +9,7 @@ from radsynth.logs import log_to
 from radsynth.misalign_torch import redraw_batch
 from radsynth.pack import select_channels
 from radsynth.train.common import pick_device, set_threads
-from radsynth.train.translation import train_translation
+from radsynth.train.translation import Validation, train_translation
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -28,6 +29,16 @@ else:  # aligned slices: unpaired, or misaligned afresh for every batch
         def augment(a, b, generator):
             moved_a, moved_b, _ = redraw_batch(a, b, level, generator, elastic=misalign["elastic"])
             return moved_a, moved_b
+
+validation = None
+if snakemake.input.val:
+    val = load_arrays(snakemake.input.val)
+    validation = Validation(
+        source=select_channels(val, [settings["source"]]),
+        target=select_channels(val, [settings["target"]]),
+        mask=val["mask"],
+        every=settings["validate_every"],
+    )
 
 # RegGAN counts epochs: one pass over the training slices is ceil(N / batch) steps.
 iterations = settings["iterations"]
@@ -50,6 +61,7 @@ result = train_translation(
     unpaired=unpaired,
     groups=packed["subject"],
     augment=augment,
+    validation=validation,
     seed=snakemake.params.seed,
     device=pick_device(snakemake.params.device),
     desc=f"{wildcards.method} {wildcards.setting}",
@@ -59,11 +71,21 @@ sidecar = {
     "run": dict(wildcards),
     "settings": settings,
     "misalign": misalign,
-    "data_hash": file_hash(snakemake.input.pairs),
+    "data_hash": file_hash(snakemake.input.pairs, *([snakemake.input.val] if snakemake.input.val else [])),
     "parameters": result.parameters,
     "images_per_second": result.images_per_second,
     "seconds": result.seconds,
+    "iterations": iterations,
+    "selected_iteration": result.selected_iteration,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("%s %s: %.1f images/s", wildcards.method, wildcards.setting, result.images_per_second)
+write_csv(snakemake.output.validation, result.validation, sep="\t")
+log.info(
+    "%s %s: %.1f images/s, kept iteration %d of %d",
+    wildcards.method,
+    wildcards.setting,
+    result.images_per_second,
+    result.selected_iteration,
+    iterations,
+)

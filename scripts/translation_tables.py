@@ -23,8 +23,10 @@ write_table(summary, table, paths("translation"), f"{params.pair} translation by
 
 if params.modes:
     sidecars = [json.loads(Path(path).read_text()) for path in snakemake.input.sidecars]
-    sizes = {s["run"]["method"]: s["parameters"]["total"] for s in sidecars if s["run"]["setting"] == f"level{params.mode_level}"}
-    summary, table = mode_table(metrics[metrics["method"].isin(params.modes)], f"level{params.mode_level}", sizes)
+    at_level = [s for s in sidecars if s["run"]["setting"] == f"level{params.mode_level}"]
+    sizes = {s["run"]["method"]: s["parameters"]["total"] for s in at_level}
+    kept = {s["run"]["method"]: f"{s['selected_iteration']} / {s['iterations']}" for s in at_level}
+    summary, table = mode_table(metrics[metrics["method"].isin(params.modes)], f"level{params.mode_level}", sizes, kept)
     write_table(summary, table, paths("translation_modes"), f"Every mode at misalignment level {params.mode_level}.")
 
 if params.unpaired:

@@ -121,7 +121,7 @@ def _methods_at(summary: pd.DataFrame, setting: str, methods: Sequence[str]) -> 
 
 
 def mode_table(
-    metrics: pd.DataFrame, setting: str, parameters: Mapping[str, int]
+    metrics: pd.DataFrame, setting: str, parameters: Mapping[str, int], kept: Mapping[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """RegGAN table 1: every mode at one setting (a misalignment level), with its size.
 
@@ -130,6 +130,8 @@ def mode_table(
         setting: the setting compared, e.g. ``"level5"``.
         parameters: method -> trainable parameters of what it trains against the
             discriminators (generators and R); shown in millions.
+        kept: method -> the iteration kept by validation, e.g. ``"700 / 1000"``; a column
+            when given.
     """
     summary = summarise(metrics[metrics["setting"] == setting])
     rows = _methods_at(summary, setting, MODE_ORDER)
@@ -137,6 +139,8 @@ def mode_table(
         summary, rows, {"Method": [METHOD_NAMES[m] for m, _ in rows]}, TRANSLATION_METRICS
     )
     table["Params (M)"] = [f"{parameters[m] / 1e6:.2f}" if m in parameters else "–" for m, _ in rows]
+    if kept is not None:
+        table["Kept iteration"] = [kept.get(m, "–") for m, _ in rows]
     return summary, table
 
 

@@ -61,11 +61,13 @@ __all__ = [
     "ReplayBuffer",
     "TranslationResult",
     "Translator",
+    "Validation",
     "architecture_for",
     "build_networks",
     "load_translator",
     "parameter_counts",
     "train_translation",
+    "validation_mae",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,6 +117,9 @@ class TranslationResult:
         images_per_second: training throughput (source images per second).
         seconds: wall time of the training loop.
         parameters: :func:`parameter_counts` of the trained networks; for the sidecar.
+        selected_iteration: the iteration whose networks ``state`` holds: the lowest
+            validation MAE when validating, else the last.
+        validation: ``iteration, val_mae`` rows (empty without validation).
     """
 
     state: dict
@@ -123,6 +128,8 @@ class TranslationResult:
     images_per_second: float
     seconds: float
     parameters: dict[str, int] = dataclasses.field(default_factory=dict)
+    selected_iteration: int = 0
+    validation: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def architecture_for(
@@ -351,6 +358,58 @@ def _memory_format(spatial_dims: int) -> torch.memory_format:
 Augment = Callable[[Tensor, Tensor, torch.Generator], tuple[Tensor, Tensor]]
 
 
+@dataclass(frozen=True)
+class Validation:
+    """Aligned held-out pairs that choose which iteration's networks to keep.
+
+    RegGAN trains on the (misaligned) training split, selects on the validation split and
+    reports on the aligned test split; selecting on aligned pairs is what lets a run be
+    judged on the translation it learned rather than on the noise it fitted.
+
+    Attributes:
+        source, target: float32 (N, C, *spatial) in [-1, 1], registered to each other.
+        mask: (N, *spatial) foreground on which the MAE is taken.
+        every: validate after every ``every`` iterations (and after the last one).
+    """
+
+    source: np.ndarray
+    target: np.ndarray
+    mask: np.ndarray
+    every: int
+
+
+def validation_mae(generator: nn.Module, validation: Validation, device, memory_format=None, batch_size: int = 16) -> float:
+    """Mean over cases of the foreground MAE on [0, 1] of G(source) against target, the
+    test table's MAE (cases with an empty mask are left out)."""
+    was_training = generator.training
+    generator.eval()
+    errors = []
+    with torch.no_grad():
+        for start in range(0, len(validation.source), batch_size):
+            part = slice(start, start + batch_size)
+            a = to_device(validation.source[part], device)
+            if memory_format is not None:
+                a = a.contiguous(memory_format=memory_format)
+            with autocast(device):
+                output = generator(a).float()
+            b = to_device(validation.target[part], device)
+            m = to_device(validation.mask[part], device)[:, None].expand_as(b)
+            area = m.flatten(1).sum(1)
+            error = ((output - b).abs() / 2 * m).flatten(1).sum(1)
+            errors.append((error / area)[area > 0].cpu())
+    generator.train(was_training)
+    errors = torch.cat(errors)
+    return float(errors.mean()) if len(errors) else float("nan")
+
+
+def _cpu_state(nets: nn.ModuleDict) -> dict:
+    """Plain (contiguous) CPU copies whatever layout trained, so checkpoints load anywhere."""
+    return {
+        n: {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in m.state_dict().items()}
+        for n, m in nets.items()
+    }
+
+
 def train_translation(
     source: np.ndarray,
     target: np.ndarray,
@@ -374,6 +433,7 @@ def train_translation(
     augment: Augment | None = None,
     channels_last: bool | None = None,
     compile: bool = False,
+    validation: Validation | None = None,
     desc: str | None = None,
 ) -> TranslationResult:
     """Train one translation method on source -> target pairs held in memory.
@@ -412,6 +472,8 @@ def train_translation(
             the same). Compiling costs tens of seconds to minutes up front and again when
             the discriminators' ``requires_grad`` flips; it pays off only for long runs on
             a GPU (thousands of iterations), never for short or CPU runs.
+        validation: aligned held-out pairs; the returned networks are those of the
+            validated iteration with the lowest MAE. None keeps the last iteration's.
         desc: progress-bar label (default: the mode).
 
     Returns:
@@ -467,6 +529,8 @@ def train_translation(
     log = LossLog(every=1)
     sums: dict[str, torch.Tensor] = {}  # summed on the device; read back once per log row
     bar = progress(iterations, desc or f"translation {mode}")
+    validated: list[dict] = []
+    best_mae, selected, best_state = float("inf"), iterations, None
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = row_start = time.perf_counter()
@@ -501,17 +565,20 @@ def train_translation(
             bar.set_postfix({"g": f"{row['g_total']:.3g}", "images/s": f"{rate:.1f}"}, refresh=False)
             logger.debug("%s iteration %d: %s, %.1f images/s", mode, iteration, row, rate)
             sums = {}
+        if validation is not None and (iteration % max(1, validation.every) == 0 or iteration == iterations):
+            mae = validation_mae(nets["generator"], validation, device, memory_format)
+            validated.append({"iteration": iteration, "val_mae": mae})
+            if mae < best_mae:  # NaN (no foreground) never wins: the last iteration is kept
+                best_mae, selected, best_state = mae, iteration, _cpu_state(nets)
         bar.update(1)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     bar.close()
 
-    # Plain (contiguous) CPU copies whatever layout trained, so checkpoints load anywhere.
-    state = {
-        n: {k: v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in m.state_dict().items()}
-        for n, m in nets.items()
-    }
+    state = best_state if best_state is not None else _cpu_state(nets)
+    if validated:
+        logger.info("%s: kept iteration %d of %d (validation MAE %.4f)", mode, selected, iterations, best_mae)
     return TranslationResult(
         state=state,
         architecture=architecture,
@@ -519,4 +586,6 @@ def train_translation(
         images_per_second=iterations * batch_size / max(seconds, 1e-9),
         seconds=seconds,
         parameters=parameters,
+        selected_iteration=selected if best_state is not None else iterations,
+        validation=pd.DataFrame(validated, columns=["iteration", "val_mae"]),
     )

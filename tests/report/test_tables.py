@@ -68,6 +68,9 @@ def test_mode_table_orders_modes_and_shows_sizes():
     assert table["MAE ↓"].iloc[0] == "0.1500 ± 0.0141"
     assert table["Params (M)"].tolist() == ["11.38", "–", "–", "12.00"]
     assert set(summary["setting"]) == {"level5"}
+    assert "Kept iteration" not in table
+    _, table = mode_table(_translation_rows(), "level5", {}, kept={"nc_r": "700 / 1000"})
+    assert table["Kept iteration"].tolist() == ["–", "–", "–", "700 / 1000"]
 
 
 def test_unpaired_table_keeps_only_the_unpaired_runs():

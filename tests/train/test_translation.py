@@ -389,3 +389,48 @@ def test_unpaired_training_with_groups_runs_and_needs_two_subjects():
     with pytest.raises(ValueError, match="two subjects"):
         train_translation(source, target, "nc", iterations=1, device="cpu", unpaired=True,
                           groups=np.array(["a"] * 4), **small)
+
+
+def test_validation_mae_is_the_test_tables_mae():
+    from radsynth.metrics.translation import translation_metrics
+
+    source, target = blobs(5, seed=3), blobs(5, seed=4)
+    mask = target[:, 0] > -1
+    mask[2] = False  # an empty case is left out, as the table's NaN is
+    validation = translation.Validation(source, target, mask, every=1)
+    expected = np.nanmean([translation_metrics(s[0], t[0], m)["mae"] for s, t, m in zip(source, target, mask)])
+    assert translation.validation_mae(torch.nn.Identity(), validation, torch.device("cpu"), batch_size=2) == pytest.approx(
+        expected, rel=1e-5
+    )
+
+
+def test_validation_keeps_the_best_iteration_without_changing_training():
+    source = blobs(8, seed=5)
+    target = -source
+    validation = translation.Validation(blobs(3, seed=6), -blobs(3, seed=6), blobs(3, seed=6)[:, 0] > -1, every=3)
+    common = dict(**TINY, iterations=8, batch_size=2, lr=5e-3, seed=0, device="cpu", log_every=1)
+    plain = train_translation(source, target, "pix2pix", **common)
+    selected = train_translation(source, target, "pix2pix", validation=validation, **common)
+
+    # Validating draws no random numbers: the losses are those of the run without it.
+    np.testing.assert_allclose(selected.history["g_total"], plain.history["g_total"], rtol=1e-6)
+    assert selected.validation["iteration"].tolist() == [3, 6, 8]  # and always the last one
+    best = selected.validation.loc[selected.validation["val_mae"].idxmin()]
+    assert selected.selected_iteration == int(best["iteration"])
+    kept = Translator(selected.architecture, selected.state, "cpu").generator
+    assert translation.validation_mae(kept, validation, torch.device("cpu")) == pytest.approx(best["val_mae"], rel=1e-5)
+    assert plain.selected_iteration == 8 and plain.validation.empty
+
+
+def test_selected_state_is_the_networks_of_that_iteration(monkeypatch):
+    source = blobs(8, seed=5)
+    validation = translation.Validation(source[:2], -source[:2], source[:2, 0] > -1, every=3)
+    scores = iter([0.3, 0.1, 0.2])  # iterations 3, 6, 8: the middle one is best
+    monkeypatch.setattr(translation, "validation_mae", lambda *args, **kwargs: next(scores))
+    common = dict(**TINY, batch_size=2, lr=5e-3, seed=0, device="cpu")
+    selected = train_translation(source, -source, "nc_r", iterations=8, validation=validation, **common)
+    shorter = train_translation(source, -source, "nc_r", iterations=6, **common)
+    assert selected.selected_iteration == 6
+    for name, state in shorter.state.items():
+        for key, value in state.items():
+            torch.testing.assert_close(selected.state[name][key], value, msg=f"{name}.{key}")

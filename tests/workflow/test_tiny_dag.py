@@ -103,6 +103,16 @@ def test_mode_and_unpaired_tables_cover_their_runs(tiny_run):
     sidecar = json.loads((tiny_run / "models" / "translation" / "c_r_level5.json").read_text())
     nc_r = json.loads((tiny_run / "models" / "translation" / "nc_r_level5.json").read_text())
     assert nc_r["parameters"]["total"] < sidecar["parameters"]["total"]  # RegGAN: NC+R is smaller
+    assert "Kept iteration" in table
+
+
+@pytest.mark.integration
+def test_translation_keeps_the_iteration_best_on_the_val_split(tiny_run):
+    for sidecar_path in (tiny_run / "models" / "translation").glob("*.json"):
+        sidecar = json.loads(sidecar_path.read_text())
+        curve = pd.read_csv(sidecar_path.with_suffix(".val.tsv"), sep="\t")
+        assert curve["iteration"].tolist() == [20, 40, 60], sidecar_path.name  # tiny: every 20 of 60
+        assert sidecar["selected_iteration"] == curve.loc[curve["val_mae"].idxmin(), "iteration"]
 
 
 @pytest.mark.integration

@@ -158,6 +158,13 @@ def translation_pairs(wildcards):
     return f"{R}/packed/{wildcards.setting}/train.npz"
 
 
+def translation_validation(wildcards):
+    """The aligned val slices that select a run's iteration (none when selection is off)."""
+    if not TRANSLATION["validate_every"] or not subjects_of("val"):
+        return []
+    return f"{R}/packed/val.npz"
+
+
 def misaligned_test(wildcards):
     """The misaligned test pairs whose true fields measure R (none for unpaired runs)."""
     if wildcards.setting == "unpaired":

@@ -4,10 +4,12 @@
 rule train_translation:
     input:
         pairs=translation_pairs,
+        val=translation_validation,
     output:
         model=f"{R}/models/translation/{{method}}_{{setting}}.pt",
         sidecar=f"{R}/models/translation/{{method}}_{{setting}}.json",
         history=f"{R}/models/translation/{{method}}_{{setting}}.loss.tsv",
+        validation=f"{R}/models/translation/{{method}}_{{setting}}.val.tsv",
     log:
         log_path("train_translation", "{method}_{setting}"),
     benchmark:
