@@ -124,29 +124,55 @@ def pack_volumes(
     return _subjects_packed(parts, channels, spacing)
 
 
-def pack_pairs(pair_dirs: Sequence[str | os.PathLike], min_foreground: float) -> dict[str, np.ndarray]:
+def pack_pairs(
+    pair_dirs: Sequence[str | os.PathLike], min_foreground: float, spatial_dims: int = 2
+) -> dict[str, np.ndarray]:
     """Misaligned translation pairs of ``misaligned/<subject>/level<L>`` folders.
 
+    Args:
+        pair_dirs: the pair folders of one split and level.
+        min_foreground: 2D: keep slices whose mask covers at least this share.
+        spatial_dims: 2 packs slices along the last axis; 3 packs whole volumes (which must
+            share one shape).
+
     Returns:
-        ``source``, ``target`` (N, 1, H, W), ``field`` (N, 2, H, W), ``mask`` (N, H, W),
-        ``subject``, ``slice``.
+        2D: ``source``, ``target`` (N, 1, H, W), ``field`` (N, 2, H, W), ``mask`` (N, H, W),
+        ``subject``, ``slice``. 3D: ``source``, ``target`` (N, 1, X, Y, Z), ``field``
+        (N, 3, X, Y, Z), ``mask`` (N, X, Y, Z), ``subject``.
     """
-    parts = []
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
+    parts, shape = [], None
     for folder in pair_dirs:
         folder = Path(folder)
         mask, _ = read_nifti(folder / "mask.nii.gz", np.uint8)
-        keep = foreground_slices(mask, min_foreground)
         field, _ = read_nifti(folder / "field.nii.gz")
-        parts.append(
-            {
-                "source": _slices(read_nifti(folder / "source.nii.gz")[0], keep)[:, None],
-                "target": _slices(read_nifti(folder / "target.nii.gz")[0], keep)[:, None],
+        source, target = read_nifti(folder / "source.nii.gz")[0], read_nifti(folder / "target.nii.gz")[0]
+        if spatial_dims == 3:
+            if shape is not None and mask.shape != shape:
+                raise ValueError(
+                    f"{folder}: volume shape {mask.shape} differs from {shape}; 3D packing needs "
+                    "one shape (set preprocess.size to three values)"
+                )
+            shape = mask.shape
+            part = {
+                "source": source[None, None],
+                "target": target[None, None],
+                "field": np.moveaxis(field, -1, 0)[None].astype(np.float32),
+                "mask": mask[None],
+                "subject": np.array([folder.parent.name]),
+            }
+        else:
+            keep = foreground_slices(mask, min_foreground)
+            part = {
+                "source": _slices(source, keep)[:, None],
+                "target": _slices(target, keep)[:, None],
                 "field": _slices(field.reshape(*field.shape[:3], -1), keep).astype(np.float32),
                 "mask": _slices(mask, keep),
                 "subject": np.array([folder.parent.name] * len(keep)),
                 "slice": keep.astype(np.int64),
             }
-        )
+        parts.append(part)
     arrays = _stack(parts, empty={})
     if not arrays:
         raise ValueError("no pairs to pack")

@@ -1,4 +1,5 @@
-"""Rule misalign: RegGAN-style random affine of one subject's source/target at one level.
+"""Rule misalign: RegGAN-style random affine of one subject's source/target at one level,
+per slice (2D translation) or per volume (3D).
 
 Stored once per pair (the realistic case), with the ground-truth displacement field; an
 optional elastic part is added to each affine.
@@ -21,7 +22,14 @@ mask, _ = read_nifti(snakemake.input.mask, np.uint8)
 # The draw depends on (seed, level, subject) only, never on job order.
 rng = np.random.default_rng([snakemake.params.seed, level, zlib.crc32(subject.encode())])
 moved = misalign_volume(
-    source, target, level, rng, axis=-1, mask=mask, spatial_dims=2, elastic=snakemake.params.elastic
+    source,
+    target,
+    level,
+    rng,
+    axis=-1,
+    mask=mask,
+    spatial_dims=snakemake.params.spatial_dims,
+    elastic=snakemake.params.elastic,
 )
 
 write_nifti(snakemake.output.source, moved.source.astype(np.float32), affine)

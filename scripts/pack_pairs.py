@@ -5,6 +5,6 @@ from radsynth.logs import log_to
 from radsynth.pack import pack_pairs
 
 log = log_to(snakemake.log[0])
-arrays = pack_pairs(snakemake.params.pair_dirs, snakemake.params.min_foreground)
+arrays = pack_pairs(snakemake.params.pair_dirs, snakemake.params.min_foreground, snakemake.params.spatial_dims)
 save_arrays(snakemake.output[0], **arrays)
-log.info("packed %d pairs", len(arrays["slice"]))
+log.info("packed %d pairs", len(arrays["subject"]))

@@ -57,6 +57,26 @@ def test_pack_pairs_layout(tmp_path):
     assert arrays["subject"].tolist() == ["s1"] and arrays["slice"].tolist() == [2]
 
 
+def test_pack_pairs_keeps_whole_volumes_in_3d(tmp_path):
+    shape = (6, 5, 4)
+    folders = []
+    for subject, size in (("s1", shape), ("s2", shape), ("s3", (6, 5, 3))):
+        folder = tmp_path / "misaligned" / subject / "level3"
+        field = np.zeros((*size, 3), np.float32)
+        field[..., 2] = 0.5
+        arrays = {"source": np.zeros(size), "target": np.ones(size), "mask": np.ones(size, np.uint8), "field": field}
+        for name, array in arrays.items():
+            write_nifti(folder / f"{name}.nii.gz", array.astype(np.float32 if name != "mask" else np.uint8), AFFINE)
+        folders.append(folder)
+    arrays = pack_pairs(folders[:2], min_foreground=0.5, spatial_dims=3)
+    assert arrays["source"].shape == arrays["target"].shape == (2, 1, *shape)
+    assert arrays["field"].shape == (2, 3, *shape) and arrays["field"][:, 2].min() == 0.5
+    assert arrays["mask"].shape == (2, *shape) and arrays["subject"].tolist() == ["s1", "s2"]
+    assert "slice" not in arrays
+    with pytest.raises(ValueError, match="s3.*one shape"):
+        pack_pairs(folders, min_foreground=0.5, spatial_dims=3)
+
+
 def test_select_channels_orders_and_checks():
     from radsynth.pack import select_channels
 

@@ -1,5 +1,6 @@
-"""Test-split evaluation of a translation model: image metrics per slice, and for +R modes the
-endpoint error of the learned registration against the stored ground-truth field."""
+"""Test-split evaluation of a translation model: image metrics per slice (2D) or volume (3D),
+and for +R modes the endpoint error of the learned registration against the stored
+ground-truth field."""
 
 from __future__ import annotations
 
@@ -17,7 +18,24 @@ def _channel(test: dict, name: str) -> int:
 
 
 def _cases(data: dict) -> list[str]:
+    """"subject:slice" for packed slices, "subject" for packed volumes."""
+    if "slice" not in data:
+        return [str(subject) for subject in data["subject"]]
     return [f"{subject}:{int(index)}" for subject, index in zip(data["subject"], data["slice"])]
+
+
+def _middle_planes(figure: dict) -> dict:
+    """3D examples cut to their middle plane along the last axis, so figures stay 2D; fields
+    keep their two in-plane components."""
+    planes = {}
+    for name, array in figure.items():
+        if name in ("field", "true_field"):
+            planes[name] = array[:, :2, ..., array.shape[-1] // 2]
+        elif name.endswith("case"):
+            planes[name] = array
+        else:
+            planes[name] = array[..., array.shape[-1] // 2]
+    return planes
 
 
 def _example_indices(mask: np.ndarray, count: int) -> np.ndarray:
@@ -37,13 +55,17 @@ def evaluate_translation(
     batch_size: int = 16,
     examples: int = 4,
 ) -> tuple[pd.DataFrame, dict]:
-    """Per-slice metrics of a translator on the test split, in long form.
+    """Per-case metrics of a translator on the test split, in long form.
+
+    A case is a slice for a 2D model and a whole volume for a 3D one (SSIM then uses a
+    7x7x7 window, EPE the three field components).
 
     Args:
         translator: a trained model (:func:`radsynth.train.translation.load_translator`).
-        test: arrays of ``packed/test.npz`` (image, channels, mask, subject, slice).
+        test: arrays of ``packed/test.npz`` (image, channels, mask, subject, slice) or, for
+            3D, of ``packed/volumes/test.npz`` (no slice).
         misaligned_test: arrays of ``packed/level<L>/test.npz`` (source, target, field, mask,
-            subject, slice), used for the registration metrics of +R modes; may be None.
+            subject[, slice]), used for the registration metrics of +R modes; may be None.
         source_channel, target_channel: channel names to translate from and to.
         method, setting: written to the ``method`` and ``setting`` columns.
         batch_size: slices per forward pass.
@@ -54,10 +76,10 @@ def evaluate_translation(
         metric, value, with metrics mae, psnr, ssim on the aligned test slices and, for +R
         modes with ``misaligned_test``, epe (learned field vs truth, pixels, mean over the
         mask) and epe_identity (the truth's own magnitude: the do-nothing baseline).
-        ``examples`` maps names to float32 arrays of the chosen slices: case, source,
-        target, output (K, H, W) and, for +R, moved_case, moved_source, moved_target,
-        moved_output (G(moved source)), registered (moved_output warped by R's field)
-        (K, H, W), field and true_field (K, 2, H, W).
+        ``examples`` maps names to float32 arrays of the chosen slices (for 3D, the middle
+        plane of the chosen volumes): case, source, target, output (K, H, W) and, for +R,
+        moved_case, moved_source, moved_target, moved_output (G(moved source)), registered
+        (moved_output warped by R's field) (K, H, W), field and true_field (K, 2, H, W).
     """
     # Imported here: the metric modules are the stage's dependencies, not the trainer's.
     from radsynth.metrics.translation import translation_metrics
@@ -86,7 +108,7 @@ def evaluate_translation(
     frame = pd.DataFrame(rows, columns=["case", "metric", "value"])
     frame.insert(1, "method", method)
     frame.insert(2, "setting", setting)
-    return frame, figure
+    return frame, (_middle_planes(figure) if image.ndim == 5 else figure)
 
 
 def _registration_rows(translator: Translator, data: dict, batch_size: int, examples: int, figure: dict) -> list:

@@ -104,3 +104,26 @@ def test_with_a_real_translator():
     epe = frame[frame.metric == "epe"].value.to_numpy()
     identity = frame[frame.metric == "epe_identity"].value.to_numpy()
     np.testing.assert_allclose(epe, identity, atol=1e-2)
+
+
+def test_volumes_are_cases_and_figures_get_their_middle_plane():
+    rng = np.random.default_rng(3)
+    shape = (16, 12, 10)
+    t1 = rng.uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+    mask = np.zeros((2, *shape), np.uint8)
+    mask[:, 4:12, 3:9, 2:8] = 1
+    test = {"image": np.concatenate([t1, -t1], 1), "channels": np.array(["t1", "t2"]), "mask": mask,
+            "subject": np.array(["s0", "s1"])}
+    field = rng.normal(0, 1, (2, 3, *shape)).astype(np.float32)
+    field[:, :, :, :, 5] = np.arange(3)[None, :, None, None]  # the middle plane's components: 0, 1, 2
+    moved = {"source": t1, "target": -t1, "field": field, "mask": mask, "subject": np.array(["s0", "s1"])}
+    frame, examples = evaluate_translation(Oracle(field), test, moved, "t1", "t2", "nc_r", "level5", examples=2)
+    assert frame.groupby("metric").size().to_dict() == {"mae": 2, "psnr": 2, "ssim": 2, "epe": 2, "epe_identity": 2}
+    assert list(frame[frame.metric == "mae"].case) == ["s0", "s1"]
+    assert frame[frame.metric == "epe"].value.max() == 0
+    magnitude = np.sqrt((field**2).sum(axis=1))  # all three components count
+    np.testing.assert_allclose(frame[frame.metric == "epe_identity"].value, [magnitude[i][mask[i] > 0].mean() for i in range(2)], rtol=1e-5)
+    assert examples["output"].shape == examples["moved_source"].shape == (2, 16, 12)
+    np.testing.assert_array_equal(examples["target"], -t1[:, 0, :, :, 5])
+    assert examples["field"].shape == (2, 2, 16, 12)
+    assert examples["field"][:, 1].min() == examples["field"][:, 1].max() == 1.0  # in-plane components kept

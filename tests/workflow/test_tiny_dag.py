@@ -125,3 +125,27 @@ def test_redrawn_elastic_misalignment_trains(tmp_path):
     sidecar = json.loads((tmp_path / target).with_suffix(".json").read_text())
     assert sidecar["misalign"] == {"levels": [0, 5], "elastic": 2.0, "redraw": True}
     assert not (tmp_path / "results" / "phantom" / "packed" / "level5").exists()  # trained on aligned slices
+
+
+@pytest.mark.integration
+def test_translation_in_3d_on_whole_volumes(tmp_path):
+    (tmp_path / "3d.yaml").write_text(
+        "preprocess: {size: [32, 32, 12]}\n"
+        "misalign: {levels: [5]}\n"
+        "translation: {spatial_dims: 3, methods: [nc_r], modes: [pix2pix, nc_r], unpaired: [cyclegan]}\n"
+    )
+    run = tmp_path / "results" / "phantom"
+    targets = [f"results/phantom/tables/{t}.md" for t in ("translation", "translation_modes", "translation_unpaired")]
+    done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "3d.yaml"), "--config", "scale=tiny",
+                     "--", *targets, "results/phantom/figures/translation.png")
+    assert done.returncode == 0, done.stderr[-5000:]
+    with np.load(run / "packed" / "level5" / "train.npz") as pairs:
+        assert pairs["source"].shape[1:] == (1, 32, 32, 12) and pairs["field"].shape[1:] == (3, 32, 32, 12)
+    sidecar = json.loads((run / "models" / "translation" / "nc_r_level5.json").read_text())
+    assert sidecar["architecture"]["spatial_dims"] == 3
+    metrics = pd.read_csv(run / "metrics" / "translation" / "nc_r_level5.csv")
+    splits = pd.read_csv(run / "splits.tsv", sep="\t")
+    assert set(metrics["case"]) == set(splits.loc[splits["split"] == "test", "subject"])  # one case per volume
+    assert {"epe", "epe_identity"} <= set(metrics["metric"])
+    assert (run / "figures" / "translation.png").stat().st_size > 10_000
+    assert (run / "models" / "translation" / "cyclegan_unpaired.pt").exists()

@@ -76,6 +76,11 @@ def check_channels():
 
 
 check_channels()
+if TRANSLATION["spatial_dims"] == 3 and len(config["preprocess"].get("size") or []) != 3:
+    raise ValueError(
+        "config: translation.spatial_dims 3 trains on whole volumes, which need one shape: "
+        "set preprocess.size to three values (X, Y, Z)"
+    )
 if sorted(DATASET["classes"]) != list(range(1, len(DATASET["classes"]) + 1)):
     raise ValueError(
         f"config: dataset.classes {DATASET['classes']} must be 1..K; map other label values "
@@ -150,19 +155,26 @@ def translation_runs():
     return list(dict.fromkeys(runs))
 
 
+def aligned(split):
+    """Packed aligned images of a split as translation uses them: slices, or volumes in 3D."""
+    if TRANSLATION["spatial_dims"] == 3:
+        return f"{R}/packed/volumes/{split}.npz"
+    return f"{R}/packed/{split}.npz"
+
+
 def translation_pairs(wildcards):
     """Training data of a run: the stored misaligned pairs of its level, or the aligned
-    slices when pairs are redrawn per batch or the run is unpaired."""
+    images when pairs are redrawn per batch or the run is unpaired."""
     if wildcards.setting == "unpaired" or config["misalign"]["redraw"]:
-        return f"{R}/packed/train.npz"
+        return aligned("train")
     return f"{R}/packed/{wildcards.setting}/train.npz"
 
 
 def translation_validation(wildcards):
-    """The aligned val slices that select a run's iteration (none when selection is off)."""
+    """The aligned val images that select a run's iteration (none when selection is off)."""
     if not TRANSLATION["validate_every"] or not subjects_of("val"):
         return []
-    return f"{R}/packed/val.npz"
+    return aligned("val")
 
 
 def misaligned_test(wildcards):

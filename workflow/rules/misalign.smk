@@ -22,6 +22,7 @@ rule misalign:
     params:
         seed=config["seed"],
         elastic=config["misalign"]["elastic"],
+        spatial_dims=TRANSLATION["spatial_dims"],
     script:
         "../../scripts/misalign.py"
 
@@ -53,5 +54,6 @@ rule pack_pairs:
             level=wildcards.level,
         ),
         min_foreground=config["preprocess"]["min_foreground"],
+        spatial_dims=TRANSLATION["spatial_dims"],
     script:
         "../../scripts/pack_pairs.py"

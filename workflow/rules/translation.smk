@@ -34,7 +34,7 @@ rule train_translation:
 rule evaluate_translation:
     input:
         model=f"{R}/models/translation/{{method}}_{{setting}}.pt",
-        test=f"{R}/packed/test.npz",
+        test=aligned("test"),
         misaligned=misaligned_test,
     output:
         metrics=f"{R}/metrics/translation/{{method}}_{{setting}}.csv",
