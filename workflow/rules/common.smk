@@ -76,7 +76,10 @@ def check_channels():
 
 
 check_channels()
-if TRANSLATION["spatial_dims"] == 3 and len(config["preprocess"].get("size") or []) != 3:
+if (
+    TRANSLATION["spatial_dims"] == 3
+    and len(config["preprocess"].get("size") or []) != 3
+):
     raise ValueError(
         "config: translation.spatial_dims 3 trains on whole volumes, which need one shape: "
         "set preprocess.size to three values (X, Y, Z)"
