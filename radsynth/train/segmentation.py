@@ -1,13 +1,17 @@
-"""Segmentation training: supervised (Dice / Dice+CE) and DTC semi-supervised, on packed slices.
+"""Segmentation training on packed slices (2D) or random patches of packed volumes (3D).
 
-DTC (Luo et al., AAAI 2021): labelled batches get the supervised loss plus
-``sdf_weight * MSE(tanh_out, SDF)``; every batch (labelled and unlabelled) gets the dual-task
-consistency ``mean((sigmoid(-k * tanh_out) - sigmoid(seg))^2)``, weighted by
-``consistency * exp(-5 (1 - t)^2)``. The SDF targets are precomputed per case by the ``sdf``
-stage (the official loop recomputes them on the CPU every iteration).
+Methods (``method``):
 
-Labels and SDFs of subjects outside ``labelled_subjects`` are never read: they are dropped
-before anything reaches the device.
+- ``supervised``: the labelled cases, the supervised loss only;
+- ``supervised_sdf``: the labelled cases, both heads (+ ``sdf_weight * MSE(tanh, SDF)``) and
+  no consistency: DTC's ablation;
+- ``dtc``: both heads on labelled cases + dual-task consistency on every case, ramped
+  (:mod:`radsynth.train.consistency`);
+- ``mean_teacher``: supervised loss + EMA-teacher consistency on the unlabelled cases.
+
+The SDF targets are precomputed per case by the ``sdf`` stage (the official loop recomputes
+them on the CPU every iteration). Labels and SDFs of subjects outside ``labelled_subjects``
+are never read: they are dropped before anything reaches the device.
 """
 
 from __future__ import annotations
@@ -21,24 +25,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from monai.losses import DiceCELoss, DiceLoss
 
 from radsynth.augment import classic_augmentation
 from radsynth.io import load_checkpoint
 from radsynth.nets.segmentation import DualHeadNet, build_segmenter
-from radsynth.train.common import (
-    LossLog,
-    autocast,
-    batch_indices,
-    pick_device,
-    progress,
-    seed_everything,
-    to_device,
+from radsynth.train.batches import Batches, mask_boxes, pad_to, rot_flip
+from radsynth.train.common import LossLog, autocast, pick_device, progress, seed_everything, to_device
+from radsynth.train.consistency import (
+    DTC_DEFAULTS,
+    MEAN_TEACHER_DEFAULTS,
+    MeanTeacher,
+    consistency_weight,
+    dtc_losses,
+    mean_teacher_loss,
 )
 
-METHODS = ("supervised", "dtc")
-DTC_DEFAULTS = {"sdf_weight": 0.3, "sharpness": 1500.0, "consistency": 1.0, "rampup": 1.0}
+__all__ = [
+    "DTC_DEFAULTS",
+    "MEAN_TEACHER_DEFAULTS",
+    "METHODS",
+    "SegmentationResult",
+    "consistency_weight",
+    "dtc_losses",
+    "load_segmenter",
+    "one_hot_foreground",
+    "supervised_loss",
+    "train_segmentation",
+]
+
+METHODS = ("supervised", "supervised_sdf", "dtc", "mean_teacher")
+SEMI_SUPERVISED = ("dtc", "mean_teacher")  # the methods that read unlabelled cases
 
 
 @dataclass
@@ -50,58 +67,13 @@ class SegmentationResult:
         architecture: keyword arguments of :func:`build_segmenter`; store them in the sidecar
             under ``"architecture"`` so :func:`load_segmenter` can rebuild the network.
         history: per-``log_every`` means of the loss terms, the ramp weight and the lr.
-        images_per_second: training throughput (labelled + unlabelled images per second).
+        images_per_second: training throughput (labelled + unlabelled samples per second).
     """
 
     state: dict
     architecture: dict
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     images_per_second: float = 0.0
-
-
-def consistency_weight(
-    iteration: int, iterations: int, consistency: float, rampup: float = 1.0
-) -> float:
-    """DTC's ramp-up ``consistency * exp(-5 (1 - t)^2)``, ``t = iteration / (rampup * iterations)``.
-
-    Args:
-        iteration: current iteration (0-based).
-        iterations: total iterations.
-        consistency: the final weight.
-        rampup: fraction of training over which the weight ramps up (DTC: all of it).
-    """
-    length = max(rampup * iterations, 1e-12)
-    t = min(max(iteration / length, 0.0), 1.0)
-    return float(consistency * math.exp(-5.0 * (1.0 - t) ** 2))
-
-
-def dtc_losses(
-    seg: torch.Tensor,
-    tanh_out: torch.Tensor,
-    sdf_target: torch.Tensor,
-    has_target: torch.Tensor,
-    sharpness: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two DTC-specific terms, in float32.
-
-    Args:
-        seg: (B, K, ...) segmentation logits.
-        tanh_out: (B, K, ...) tanh outputs of the distance head.
-        sdf_target: (B, K, ...) SDF targets; rows without one are ignored.
-        has_target: (B,) bool, the rows with an SDF target (the labelled ones).
-        sharpness: k of ``sigmoid(-k * tanh_out)`` (DTC: 1500).
-
-    Returns:
-        ``(sdf_mse, consistency)``: MSE(tanh_out, SDF) over the rows with a target and
-        ``mean((sigmoid(-k * tanh_out) - sigmoid(seg))^2)`` over all rows.
-    """
-    seg, tanh_out = seg.float(), tanh_out.float()
-    if has_target.any():
-        sdf_mse = F.mse_loss(tanh_out[has_target], sdf_target[has_target].float())
-    else:  # a batch of synthetic pairs without SDFs
-        sdf_mse = tanh_out.sum() * 0
-    consistency = ((torch.sigmoid(-sharpness * tanh_out) - torch.sigmoid(seg)) ** 2).mean()
-    return sdf_mse, consistency
 
 
 def supervised_loss(name: str):
@@ -145,65 +117,6 @@ def _optimizer(name: str, parameters, lr: float, iterations: int):
     raise ValueError(f"unknown optimizer {name!r} (known: 'adamw', 'sgd')")
 
 
-@dataclass
-class _Pool:
-    """Rows a batch draws ``count`` of; ``label``/``sdf`` are zero-filled stand-ins (``count`` rows)
-    where the pool has none (unlabelled slices; synthetic pairs without SDFs)."""
-
-    image: torch.Tensor
-    label: torch.Tensor
-    sdf: torch.Tensor
-    count: int
-    has_label: bool
-    has_sdf: bool
-
-    def draw(self, generator: torch.Generator):
-        index = batch_indices(len(self.image), self.count, generator).to(self.image.device)
-        label = self.label[index] if self.has_label else self.label
-        return self.image[index], label, self.sdf[index] if self.has_sdf else self.sdf
-
-
-class _Batches:
-    """Training batches from arrays already on the device: labelled, synthetic, unlabelled rows.
-
-    Zero-filled stand-ins keep the batch whole so it is augmented as one; ``has_sdf`` (B,) keeps
-    zero-filled SDFs out of the SDF loss, and the supervised loss reads the first
-    ``batch_size`` rows only.
-    """
-
-    def __init__(
-        self, images, labels, sdfs, unlabelled, n_unlabelled, synthetic, n_synthetic, batch_size
-    ):
-        device = images.device
-
-        def pool(image, label, sdf, count):
-            return _Pool(
-                image,
-                label if label is not None else labels.new_zeros(count, *labels.shape[1:]),
-                sdf if sdf is not None else sdfs.new_zeros(count, *sdfs.shape[1:]),
-                count,
-                label is not None,
-                sdf is not None,
-            )
-
-        self.pools = [pool(images, labels, sdfs, batch_size - n_synthetic)]
-        if n_synthetic:
-            syn_sdfs = to_device(synthetic["sdf"], device) if "sdf" in synthetic else None
-            syn_labels = to_device(synthetic["label"], device, torch.uint8)
-            self.pools.append(
-                pool(to_device(synthetic["image"], device), syn_labels, syn_sdfs, n_synthetic)
-            )
-        if n_unlabelled:
-            self.pools.append(pool(unlabelled, None, None, n_unlabelled))
-        self.pools = [p for p in self.pools if p.count > 0]
-        self.has_sdf = torch.cat([torch.full((p.count,), p.has_sdf, device=device) for p in self.pools])
-
-    def draw(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(image, label, sdf)`` of one batch."""
-        image, label, sdf = zip(*(p.draw(generator) for p in self.pools))
-        return torch.cat(image), torch.cat(label), torch.cat(sdf)
-
-
 def train_segmentation(
     train: dict,
     *,
@@ -219,31 +132,40 @@ def train_segmentation(
     batch_size: int = 8,
     unlabelled_batch_size: int = 0,
     dtc: dict | None = None,
+    mean_teacher: dict | None = None,
+    patch_size: Sequence[int] | None = None,
+    rotate_flip: bool = False,
     seed: int = 0,
     device: str | torch.device | None = None,
     log_every: int = 10,
     optimizer: str = "adamw",
     augmentation_prob: float = 0.5,
 ) -> SegmentationResult:
-    """Train a 2D dual-head segmenter on packed slices.
+    """Train a dual-head segmenter on packed slices or volumes.
 
     Args:
-        train: arrays of ``packed/train.npz``: ``image`` (N, C, H, W) (the segmentation input
-            channels), ``label`` (N, H, W) uint8, ``sdf`` (N, K, H, W), ``subject`` (N,).
-        method: "supervised" (labelled slices only) or "dtc" (labelled + unlabelled).
+        train: arrays of ``packed/train.npz`` (2D: ``image`` (N, C, H, W), ``label`` (N, H, W)
+            uint8, ``sdf`` (N, K, H, W)) or ``packed/volumes/train.npz`` (3D: one more spatial
+            axis, and ``mask`` (N, X, Y, Z), whose box bounds the patches), and ``subject`` (N,).
+        method: one of :data:`METHODS` (see the module docstring).
         labelled_subjects: subjects whose labels may be used (None: all of them).
         classic: apply classic augmentation (:func:`radsynth.augment.classic_augmentation`).
         synthetic: ``image`` (M, C, H, W) and ``label`` (M, H, W) (optional ``sdf``) pairs
             mixed into every labelled batch; None for real data only.
         synthetic_fraction: share of each labelled batch drawn from ``synthetic``.
-        network: :func:`build_segmenter` keywords (channels, strides, res_units, features);
-            ``spatial_dims``, ``in_channels`` and ``classes`` come from the data.
+        network: :func:`build_segmenter` keywords (backbone, channels, strides, res_units,
+            features, ...); ``spatial_dims``, ``in_channels`` and ``classes`` come from the data.
         loss: "dice_ce" (MONAI ``DiceCELoss``) or "dice" (``DiceLoss``), both on sigmoids.
         lr: learning rate.
         iterations: optimiser steps.
         batch_size: labelled samples per step.
-        unlabelled_batch_size: unlabelled samples per step (DTC only; DTC uses 2 + 2).
-        dtc: "sdf_weight" (0.3), "sharpness" (1500), "consistency" (1.0), "rampup" (1.0).
+        unlabelled_batch_size: unlabelled samples per step (dtc and mean_teacher; DTC: 2 + 2).
+        dtc: "sdf_weight" (0.3), "sharpness" (1500), "consistency" (1.0), "rampup" (1.0);
+            supervised_sdf reads sdf_weight.
+        mean_teacher: "consistency" (0.1), "ema_decay" (0.99), "noise" (0.1), "rampup" (1.0).
+        patch_size: crop random patches of this size (DTC LA: 112x112x80); None trains on
+            whole samples. Samples smaller than the patch are padded at the end.
+        rotate_flip: DTC's random 90-degree rotation + flip of every sample.
         seed: seeds the network, the batches and the augmentation.
         device: "cpu", "cuda" or None (CUDA when present).
         log_every: iterations averaged per history row.
@@ -256,35 +178,48 @@ def train_segmentation(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (known: {METHODS})")
     dtc = {**DTC_DEFAULTS, **(dtc or {})}
+    mt = {**MEAN_TEACHER_DEFAULTS, **(mean_teacher or {})}
     device = device if isinstance(device, torch.device) else pick_device(device or "auto")
     generator = seed_everything(seed)
 
+    image_all = np.asarray(train["image"])
+    spatial_dims = image_all.ndim - 2
     labelled = _labelled_rows(np.asarray(train["subject"]), labelled_subjects)
     if not labelled.any():
-        raise ValueError("no training slice belongs to a labelled subject")
+        raise ValueError("no training case belongs to a labelled subject")
+    boxes = mask_boxes(train["mask"]) if "mask" in train and patch_size is not None else None
+    patch = None if patch_size is None else tuple(int(p) for p in patch_size)
+    if patch is not None and len(patch) != spatial_dims:
+        raise ValueError(f"patch_size {patch} needs {spatial_dims} values for {spatial_dims}D data")
+
+    def on_device(array, dtype=torch.float32, value=0.0):
+        tensor = to_device(array, device, dtype)
+        return tensor if patch is None else pad_to(tensor, patch, value)
+
+    background = float(image_all.min())
     rows = np.flatnonzero(labelled)
     # Only labelled rows of label/sdf are ever indexed; the rest never leaves the dict.
-    images = to_device(np.asarray(train["image"])[rows], device)
-    labels = to_device(np.asarray(train["label"])[rows], device, torch.uint8)
-    sdfs = to_device(np.asarray(train["sdf"])[rows], device)
-    unlabelled = None
-    if method == "dtc":
-        if unlabelled_batch_size > 0:
-            if labelled.all():
-                raise ValueError("DTC needs unlabelled slices: every subject is labelled")
-            unlabelled = to_device(np.asarray(train["image"])[~labelled], device)
+    images = on_device(image_all[rows], value=background)
+    labels = on_device(np.asarray(train["label"])[rows], torch.uint8)
+    sdfs = on_device(np.asarray(train["sdf"])[rows], value=1.0)  # padding lies outside every object
+    unlabelled, n_unlabelled = None, 0
+    if method in SEMI_SUPERVISED and unlabelled_batch_size > 0:
+        if labelled.all():
+            raise ValueError(f"{method} needs unlabelled cases: every subject is labelled")
+        unlabelled, n_unlabelled = on_device(image_all[~labelled], value=background), unlabelled_batch_size
 
     classes = sdfs.shape[1]
     architecture = {
         **{"channels": (16, 32, 64, 128), "strides": (2, 2, 2), "res_units": 1, "features": 16},
         **(network or {}),
-        "spatial_dims": 2,
+        "spatial_dims": spatial_dims,
         "in_channels": int(images.shape[1]),
         "classes": int(classes),
     }
     architecture = {k: list(v) if isinstance(v, tuple) else v for k, v in architecture.items()}
     model = build_segmenter(**architecture).to(device)
     model.train()
+    teacher = MeanTeacher(model, mt["ema_decay"], mt["noise"]) if method == "mean_teacher" else None
     optim, scheduler = _optimizer(optimizer, model.parameters(), lr, iterations)
     criterion = supervised_loss(loss)
 
@@ -296,9 +231,11 @@ def train_segmentation(
             shapes = f"{tuple(synthetic['image'].shape[1:])} and {tuple(images.shape[1:])}"
             raise ValueError(f"synthetic and real images differ in shape: {shapes}")
         n_synthetic = min(batch_size, round(synthetic_fraction * batch_size))
-    n_unlabelled = unlabelled_batch_size if unlabelled is not None else 0
-    batches = _Batches(
-        images, labels, sdfs, unlabelled, n_unlabelled, synthetic, n_synthetic, batch_size
+    batches = Batches(
+        images, labels, sdfs, unlabelled, n_unlabelled, synthetic, n_synthetic, batch_size,
+        patch=patch,
+        boxes=None if boxes is None else torch.as_tensor(boxes[rows]),
+        unlabelled_boxes=None if boxes is None else torch.as_tensor(boxes[~labelled]),
     )
     augment = classic_augmentation(None, augmentation_prob, seed) if classic else None
 
@@ -307,6 +244,8 @@ def train_segmentation(
     with progress(iterations, f"segmentation {method}") as bar:
         for iteration in range(iterations):
             image, label, sdf = batches.draw(generator)
+            if rotate_flip:
+                image, label, sdf = rot_flip(image, label, sdf, generator)
             if augment is not None:
                 image, label, sdf = augment(image, label, sdf)
 
@@ -315,15 +254,27 @@ def train_segmentation(
             seg, tanh_out = seg.float(), tanh_out.float()
             total = criterion(seg[:batch_size], one_hot_foreground(label[:batch_size], classes))
             terms = {"supervised": total.item()}
-            if method == "dtc":
+            if method in ("supervised_sdf", "dtc"):
                 sdf_mse, cons = dtc_losses(seg, tanh_out, sdf, batches.has_sdf, dtc["sharpness"])
-                weight = consistency_weight(iteration, iterations, dtc["consistency"], dtc["rampup"])
-                total = total + dtc["sdf_weight"] * sdf_mse + weight * cons
-                terms.update(sdf=sdf_mse.item(), consistency=cons.item(), consistency_weight=weight)
+                total = total + dtc["sdf_weight"] * sdf_mse
+                terms["sdf"] = sdf_mse.item()
+                if method == "dtc":
+                    weight = consistency_weight(iteration, iterations, dtc["consistency"], dtc["rampup"])
+                    total = total + weight * cons
+                    terms.update(consistency=cons.item(), consistency_weight=weight)
+            if teacher is not None and n_unlabelled:
+                rest = image[len(image) - n_unlabelled :]
+                with autocast(device):
+                    cons = mean_teacher_loss(seg[len(image) - n_unlabelled :], teacher.target(rest, generator))
+                weight = consistency_weight(iteration, iterations, mt["consistency"], mt["rampup"])
+                total = total + weight * cons
+                terms.update(consistency=cons.item(), consistency_weight=weight)
             terms["lr"] = optim.param_groups[0]["lr"]
             optim.zero_grad(set_to_none=True)
             total.backward()
             optim.step()
+            if teacher is not None:
+                teacher.update(model, iteration + 1)
             if scheduler is not None:
                 scheduler.step()
             log.add(iteration + 1, loss=total.item(), **terms)

@@ -48,7 +48,7 @@ def run(data, method="supervised", **overrides):
         lr=1e-2,
         iterations=3,
         batch_size=2,
-        unlabelled_batch_size=2 if method == "dtc" else 0,
+        unlabelled_batch_size=2 if method in ("dtc", "mean_teacher") else 0,
         dtc={"sdf_weight": 0.3, "sharpness": 1500, "consistency": 1.0},
         seed=0,
         device="cpu",
@@ -67,18 +67,48 @@ def poisoned(data):
     return out
 
 
-@pytest.mark.parametrize("method", ["supervised", "dtc"])
+@pytest.mark.parametrize("method", ["supervised", "supervised_sdf", "dtc", "mean_teacher"])
 def test_one_step_changes_weights(packed, method):
     before = run(packed, method, iterations=0).state["segmenter"]
     after = run(packed, method, iterations=1).state["segmenter"]
     changed = {key for key in before if not torch.equal(before[key], after[key])}
     assert "seg_head.weight" in changed
     assert any(key.startswith("backbone.") for key in changed)
-    # Only DTC trains the distance head.
-    assert ("sdf_head.weight" in changed) == (method == "dtc")
+    # Only the methods with an SDF loss train the distance head.
+    assert ("sdf_head.weight" in changed) == (method in ("supervised_sdf", "dtc"))
 
 
-@pytest.mark.parametrize("method,classic", [("supervised", False), ("dtc", False), ("dtc", True)])
+def test_supervised_sdf_is_dtc_without_consistency(packed):
+    ablation = run(packed, "supervised_sdf", iterations=4)
+    assert "sdf" in ablation.history and "consistency" not in ablation.history
+    # With the consistency weight at 0 and no unlabelled rows, DTC trains the same network.
+    dtc = run(packed, "dtc", iterations=4, unlabelled_batch_size=0, dtc={"consistency": 0.0})
+    for key, value in ablation.state["segmenter"].items():
+        torch.testing.assert_close(dtc.state["segmenter"][key], value)
+
+
+def test_mean_teacher_consistency_ramps_on_unlabelled_rows(packed):
+    result = run(packed, "mean_teacher", iterations=4)
+    weights = result.history["consistency_weight"].to_numpy()
+    assert (np.diff(weights) > 0).all() and weights[-1] < 0.1
+    assert (result.history["consistency"] >= 0).all() and "sdf" not in result.history
+
+
+def test_mean_teacher_follows_the_student_by_ema():
+    from radsynth.train.consistency import MeanTeacher
+
+    student = torch.nn.Linear(2, 2)
+    teacher = MeanTeacher(student, ema_decay=0.9)
+    before = teacher.teacher.weight.clone()
+    with torch.no_grad():
+        student.weight.add_(1.0)
+    teacher.update(student, step=1)  # alpha = min(1 - 1/2, 0.9) = 0.5
+    torch.testing.assert_close(teacher.teacher.weight, 0.5 * before + 0.5 * student.weight)
+    teacher.update(student, step=100)  # alpha = 0.9
+    assert not teacher.teacher.weight.requires_grad
+
+
+@pytest.mark.parametrize("method,classic", [("supervised", False), ("dtc", False), ("dtc", True), ("mean_teacher", False)])
 def test_unlabelled_labels_never_used(packed, method, classic):
     clean = run(packed, method, classic=classic).state["segmenter"]
     dirty = run(poisoned(packed), method, classic=classic).state["segmenter"]
@@ -122,11 +152,14 @@ def test_sgd_step_decay(packed):
 
 def test_bad_arguments(packed):
     with pytest.raises(ValueError, match="method"):
-        run(packed, "mean_teacher")
+        run(packed, "fixmatch")
     with pytest.raises(ValueError, match="labelled"):
         run(packed, labelled_subjects=["nobody"])
-    with pytest.raises(ValueError, match="unlabelled"):
-        run(packed, "dtc", labelled_subjects=None)
+    for method in ("dtc", "mean_teacher"):
+        with pytest.raises(ValueError, match="unlabelled"):
+            run(packed, method, labelled_subjects=None, unlabelled_batch_size=2)
+    with pytest.raises(ValueError, match="patch_size"):
+        run(packed, patch_size=(16, 16, 8))
 
 
 def test_consistency_ramp():
@@ -167,3 +200,29 @@ def test_checkpoint_round_trip(packed, tmp_path):
     assert all(torch.equal(state[key], value) for key, value in result.state["segmenter"].items())
     seg, sdf = model(torch.as_tensor(packed["image"][:2]))
     assert seg.shape == sdf.shape == (2, 1, 32, 32)
+
+
+@pytest.fixture
+def volumes():
+    """6 volumes of 3 subjects, 24x20x12, a bright box inside a padded region (mask)."""
+    rng = np.random.default_rng(0)
+    shape = (6, 24, 20, 12)
+    label = np.zeros(shape, np.uint8)
+    mask = np.zeros(shape, np.uint8)
+    for i in range(6):
+        mask[i, 2:22, 1:19, 1:11] = 1
+        r, c = rng.integers(4, 12, size=2)
+        label[i, r : r + 8, c : c + 6, 3:9] = 1
+    image = np.where(label[:, None] == 1, 0.5, -0.5).astype(np.float32) + rng.normal(0, 0.1, (6, 1, *shape[1:])).astype(np.float32)
+    sdf = np.where(label[:, None] == 1, -0.5, 0.5).astype(np.float32)
+    return {"image": image, "label": label, "sdf": sdf, "mask": mask, "subject": np.array(["s0", "s1", "s2"] * 2)}
+
+
+@pytest.mark.parametrize("method", ["supervised", "dtc", "mean_teacher"])
+def test_trains_3d_on_random_patches(volumes, method):
+    result = run(volumes, method, patch_size=(16, 16, 8), rotate_flip=True, network=dict(NETWORK), iterations=2)
+    assert result.architecture["spatial_dims"] == 3
+    assert np.isfinite(result.history["loss"]).all()
+    clean = result.state["segmenter"]
+    dirty = run(poisoned(volumes), method, patch_size=(16, 16, 8), rotate_flip=True, iterations=2).state["segmenter"]
+    assert all(torch.equal(clean[key], dirty[key]) for key in clean)
