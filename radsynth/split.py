@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from radsynth.io import InputError
@@ -201,17 +202,27 @@ def subjects_in(splits: pd.DataFrame, split: str) -> list[str]:
     return sorted(splits.loc[splits["split"] == split, "subject"])
 
 
-def labelled_subset(subjects: Sequence[str], fraction: float, seed: int) -> list[str]:
+def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> list[str]:
     """The training subjects whose labels a semi-supervised run may use.
 
-    Depends only on the seed and the names, so every method at one fraction sees the same
-    labelled subjects, and at least one subject is labelled.
+    Depends only on the seed and the names, so every method at one amount and seed sees the
+    same labelled subjects, and at least one subject is labelled.
 
     Args:
         subjects: training subjects.
-        fraction: share of them that is labelled, in (0, 1].
+        amount: a count (int, DTC: 16 of 80) or a share in (0, 1] (float).
         seed: random seed.
+
+    Raises:
+        ValueError: a count larger than the training subjects, or a share outside (0, 1].
     """
-    count = min(len(subjects), max(1, round(fraction * len(subjects))))
+    if isinstance(amount, (int, np.integer)) and not isinstance(amount, bool):
+        if not 0 < amount <= len(subjects):
+            raise ValueError(f"{amount} labelled subjects asked for, but training has {len(subjects)}")
+        count = int(amount)
+    else:
+        if not 0 < amount <= 1:
+            raise ValueError(f"labelled share must be in (0, 1], got {amount}")
+        count = min(len(subjects), max(1, round(amount * len(subjects))))
     shuffled = _hash_order(subjects, seed, salt="labelled:")
     return sorted(shuffled[:count])

@@ -13,11 +13,12 @@ from radsynth.train.segmentation import load_segmenter
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 device = pick_device(snakemake.params.device)
-method, augmentation, labelled = snakemake.wildcards.run.split("-")
+params = snakemake.params
+method, setting = snakemake.wildcards.run.split("-", 1)
 
 subjects, affines = [], {}
-for folder in map(Path, snakemake.params.subject_dirs):
-    channels = [read_nifti(folder / f"{name}.nii.gz")[0] for name in snakemake.params.channels]
+for folder in map(Path, params.subject_dirs):
+    channels = [read_nifti(folder / f"{name}.nii.gz")[0] for name in params.channels]
     label, affine = read_nifti(folder / "label.nii.gz", np.uint8)
     affines[folder.name] = affine
     subjects.append(
@@ -26,8 +27,16 @@ for folder in map(Path, snakemake.params.subject_dirs):
 
 model = load_segmenter(snakemake.input.model, device=device)
 metrics, predictions = evaluate_segmentation(
-    model, subjects, method, f"{augmentation}-{labelled}", classes=snakemake.params.classes,
+    model,
+    subjects,
+    method,
+    setting,
+    classes=params.classes,
+    spatial_dims=params.spatial_dims,
     device=device,
+    patch_size=params.patch_size,
+    stride=params.stride,
+    lcc=params.lcc,
 )
 for name, prediction in predictions.items():
     write_nifti(Path(snakemake.output.predictions) / f"{name}.nii.gz", prediction, affines[name])

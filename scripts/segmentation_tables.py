@@ -1,8 +1,9 @@
-"""Rule segmentation_tables: supervised vs semi-supervised by labelled share, and the
-augmentation comparison at every label."""
+"""Rule segmentation_tables: the DTC table (methods x labelled amounts, with and without
+LCC post-processing) and the augmentation comparison at every label."""
 
 from radsynth.logs import log_to
-from radsynth.report.tables import read_metrics, segmentation_table, write_table
+from radsynth.report.segmentation import segmentation_table
+from radsynth.report.tables import read_metrics, write_table
 
 log = log_to(snakemake.log[0])
 out = snakemake.output
@@ -16,11 +17,11 @@ segmentation = read_metrics(snakemake.input)
 summary, table = segmentation_table(
     segmentation, keep=lambda method, augmentation, labelled: augmentation == "none", labels=["Method", "Labelled"]
 )
-write_table(summary, table, paths("segmentation"), "Supervised vs DTC segmentation by labelled share.")
+write_table(summary, table, paths("segmentation"), "Supervised vs semi-supervised segmentation by labelled amount.")
 
 summary, table = segmentation_table(
-    segmentation,
-    keep=lambda method, augmentation, labelled: method == "supervised" and labelled == 100,
+    segmentation[~segmentation["metric"].str.startswith("lcc_")],
+    keep=lambda method, augmentation, labelled: method == "supervised" and labelled == "100",
     labels=["Augmentation"],
 )
 write_table(summary, table, paths("augmentation"), "Segmentation with each augmentation, all labels.")

@@ -1,4 +1,5 @@
-"""Rule train_segmentation: one run = method (supervised / dtc), augmentation, labelled share."""
+"""Rule train_segmentation: one run = method, augmentation, labelled amount (``25`` %, or
+``n8`` subjects) and seed."""
 
 import pandas as pd
 
@@ -17,7 +18,10 @@ settings, wildcards = snakemake.params.settings, snakemake.wildcards
 train = load_arrays(snakemake.input.train)
 train["image"] = select_channels(train, settings["channels"])
 splits = pd.read_csv(snakemake.input.splits, sep="\t")
-labelled = labelled_subset(subjects_in(splits, "train"), int(wildcards.labelled) / 100, snakemake.params.seed)
+seed = int(wildcards.seed)
+token = wildcards.labelled
+amount = int(token[1:]) if token.startswith("n") else int(token) / 100
+labelled = labelled_subset(subjects_in(splits, "train"), amount, seed)
 synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic else None
 
 result = train_segmentation(
@@ -35,7 +39,10 @@ result = train_segmentation(
     batch_size=settings["batch_size"],
     unlabelled_batch_size=settings["unlabelled_batch_size"],
     dtc=settings["dtc"],
-    seed=snakemake.params.seed,
+    mean_teacher=settings["mean_teacher"],
+    patch_size=settings["patch_size"],
+    rotate_flip=settings["rotate_flip"],
+    seed=seed,
     device=device,
 )
 sidecar = {

@@ -44,6 +44,13 @@ def test_labelled_subset_is_stable_and_nested_in_the_training_subjects():
     assert quarter == labelled_subset(train[::-1], 0.25, seed=0)
     assert labelled_subset(train, 1.0, seed=0) == sorted(train)
     assert len(labelled_subset(train, 0.01, seed=0)) == 1
+    # an integer is a count (DTC: 16 of 80), nested the same way
+    assert len(labelled_subset(train, 3, seed=0)) == 3
+    assert set(labelled_subset(train, 2, seed=0)) <= set(labelled_subset(train, 3, seed=0))
+    with pytest.raises(ValueError, match="training has"):
+        labelled_subset(train, len(train) + 1, seed=0)
+    with pytest.raises(ValueError, match="share"):
+        labelled_subset(train, 1.5, seed=0)
 
 
 def _no_overlap(splits):

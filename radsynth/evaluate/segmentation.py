@@ -29,6 +29,15 @@ def _to_label(prob: torch.Tensor) -> torch.Tensor:
     return torch.where(best > 0.5, index + 1, torch.zeros_like(index)).to(torch.uint8)
 
 
+def window_overlap(roi: Sequence[int], stride: Sequence[int] | None) -> tuple[float, ...]:
+    """MONAI's overlap fractions for a window step: ``1 - stride / roi`` per axis (0.5 without)."""
+    if stride is None:
+        return tuple(0.5 for _ in roi)
+    if len(stride) != len(roi) or any(not 0 < s <= r for s, r in zip(stride, roi)):
+        raise ValueError(f"stride {tuple(stride)} must have one step in 1..window per axis of {tuple(roi)}")
+    return tuple(1.0 - s / r for s, r in zip(stride, roi))
+
+
 def predict_volume(
     model: torch.nn.Module,
     volume: np.ndarray,
@@ -37,7 +46,7 @@ def predict_volume(
     device: str | torch.device | None = None,
     divisor: int = 16,
     patch_size: Sequence[int] | None = None,
-    overlap: float = 0.5,
+    stride: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Segment one volume.
 
@@ -51,7 +60,8 @@ def predict_volume(
         divisor: 2D slices are padded (with the image minimum, i.e. background) to a multiple
             of this, as the U-Net's strides need, and cropped back.
         patch_size: 3D window size (e.g. DTC's 112x112x80); the whole volume when None.
-        overlap: 3D window overlap fraction (probabilities are averaged with Gaussian weights).
+        stride: 3D window step per axis (DTC LA: 18x18x4); None: half the window. Overlapping
+            probabilities are averaged with equal weights, as DTC's test code does.
 
     Returns:
         (X, Y, Z) uint8 classes (sigmoid > 0.5; with several classes the most likely one).
@@ -78,8 +88,10 @@ def predict_volume(
                 roi_size=roi,
                 sw_batch_size=batch_size,
                 predictor=lambda patch: _probabilities(model, patch),
-                overlap=overlap,
-                mode="gaussian",
+                overlap=window_overlap(roi, stride),
+                mode="constant",
+                padding_mode="constant",
+                cval=float(x.min()),
             )
             out = _to_label(prob)[0].cpu()
         else:
@@ -98,8 +110,9 @@ def evaluate_segmentation(
     batch_size: int = 32,
     device: str | torch.device | None = None,
     patch_size: Sequence[int] | None = None,
-    overlap: float = 0.5,
+    stride: Sequence[int] | None = None,
     convention: str = "dtc",
+    lcc: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Per-case segmentation metrics in long form, and the predicted label volumes.
 
@@ -109,18 +122,23 @@ def evaluate_segmentation(
             ``spacing`` (3,) in mm.
         method: the method column (e.g. "supervised", "dtc").
         setting: the setting column (e.g. "labelled8", "synthetic0.5").
-        classes: label values to score; metric names get a ``_c<class>`` suffix when there
-            are several.
-        spatial_dims, batch_size, device, patch_size, overlap: see :func:`predict_volume`.
+        classes: label values to score; with several, metric names get a ``_c<class>``
+            suffix and the unsuffixed names hold the mean over the classes.
+        spatial_dims, batch_size, device, patch_size, stride: see :func:`predict_volume`.
         convention: HD95 convention of ``segmentation_metrics``: "dtc" (medpy's pooled 95HD)
             or "monai" (max of the directed 95HDs); say which one a table uses.
+        lcc: also score the prediction after keeping each class's largest connected
+            component (:func:`radsynth.evaluate.postprocess.largest_component`), as metrics
+            prefixed ``lcc_``.
 
     Returns:
         A frame with columns ``case, method, setting, metric, value`` (metrics dice, jaccard,
         hd95, asd in mm and hd95_vox, asd_vox in voxels, as defined by
-        ``radsynth.metrics.segmentation``), and subject name -> predicted uint8 volume.
+        ``radsynth.metrics.segmentation``), and subject name -> predicted uint8 volume
+        (without post-processing).
     """
     # Imported here so predicting works without the metrics stage.
+    from radsynth.evaluate.postprocess import largest_component
     from radsynth.metrics.segmentation import segmentation_metrics
 
     rows, predictions = [], {}
@@ -132,21 +150,25 @@ def evaluate_segmentation(
             batch_size,
             device,
             patch_size=patch_size,
-            overlap=overlap,
+            stride=stride,
         )
         predictions[subject["name"]] = pred
         ref = np.asarray(subject["label"]).astype(np.uint8)
         spacing = np.asarray(subject["spacing"], float)
-        for scores in segmentation_metrics(pred, ref, spacing, tuple(classes), convention=convention):
-            suffix = f"_c{scores['class']}" if len(classes) > 1 else ""
-            for metric in METRICS:
-                rows.append(
-                    {
-                        "case": subject["name"],
-                        "method": method,
-                        "setting": setting,
-                        "metric": metric + suffix,
-                        "value": float(scores[metric]),
-                    }
-                )
+        variants = {"": pred}
+        if lcc:
+            variants["lcc_"] = largest_component(pred, classes)
+        for prefix, labels in variants.items():
+            per_class = segmentation_metrics(labels, ref, spacing, tuple(classes), convention=convention)
+            values = {}
+            for scores in per_class:
+                suffix = f"_c{scores['class']}" if len(classes) > 1 else ""
+                values.update({prefix + metric + suffix: float(scores[metric]) for metric in METRICS})
+            if len(classes) > 1:  # the class mean (NaN classes skipped) is what tables show
+                for metric in METRICS:
+                    values[prefix + metric] = float(np.nanmean([scores[metric] for scores in per_class]))
+            rows += [
+                {"case": subject["name"], "method": method, "setting": setting, "metric": k, "value": v}
+                for k, v in values.items()
+            ]
     return pd.DataFrame(rows, columns=["case", "method", "setting", "metric", "value"]), predictions

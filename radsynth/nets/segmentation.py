@@ -2,8 +2,9 @@
 
 DTC (Luo et al., AAAI 2021) reads two outputs off the same decoder features: segmentation
 logits and a tanh signed-distance map. MONAI's networks end in a single output layer, so the
-backbone here is a MONAI network that outputs ``features`` channels and the two 1x1 heads
-sit on top of it; a plain supervised segmenter simply ignores the second output.
+backbone here is a MONAI network (UNet, AttentionUnet or VNet) that outputs ``features``
+channels and the two 1x1 heads sit on top of it; a plain supervised segmenter simply ignores
+the second output.
 """
 
 from __future__ import annotations
@@ -11,9 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from monai.networks.layers import Conv
-from monai.networks.nets import UNet
+from monai.networks.layers import Conv, Dropout
+from monai.networks.nets import AttentionUnet, UNet, VNet
 from torch import nn
+
+# The arguments of build_segmenter each backbone reads. The trainer fills in the UNet defaults
+# for every backbone, so an unread argument is only an error when it differs from its default.
+BACKBONE_ARGS = {
+    "unet": ("channels", "strides", "res_units"),
+    "attention_unet": ("channels", "strides"),
+    "vnet": ("dropout",),
+}
+_DEFAULTS = {"channels": (16, 32, 64, 128), "strides": (2, 2, 2), "res_units": 1, "dropout": None}
+VNET_DROPOUT = 0.5  # DTC's V-Net trains with dropout 0.5 (MONAI's VNet default as well)
 
 
 class DualHeadNet(nn.Module):
@@ -31,8 +42,8 @@ class DualHeadNet(nn.Module):
         super().__init__()
         conv = Conv[Conv.CONV, spatial_dims]
         self.backbone = backbone
-        # MONAI's UNet ends in a bare convolution: a non-linearity before the 1x1 heads keeps
-        # them from collapsing into one linear layer with it.
+        # MONAI's backbones end in a bare convolution: a non-linearity before the 1x1 heads
+        # keeps them from collapsing into one linear layer with it.
         self.act = nn.PReLU()
         self.seg_head = conv(features, classes, kernel_size=1)
         self.sdf_head = conv(features, classes, kernel_size=1)
@@ -41,6 +52,26 @@ class DualHeadNet(nn.Module):
         """Return ``(seg_logits, sdf)``, each (B, K, *spatial); ``sdf`` is in [-1, 1]."""
         features = self.act(self.backbone(x))
         return self.seg_head(features), torch.tanh(self.sdf_head(features))
+
+
+def _vnet(spatial_dims: int, in_channels: int, out_channels: int, dropout: float) -> VNet:
+    """MONAI's VNet with every dropout layer at rate ``dropout`` and of the input's dimension."""
+    net = VNet(
+        spatial_dims=spatial_dims,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        dropout_prob_down=dropout,
+        dropout_prob_up=(dropout, dropout),
+    )
+    # MONAI's VNet ignores its dropout_dim (every layer is a Dropout3d, which on 2D input drops
+    # whole samples: it reads (B, C, H, W) as one unbatched volume) and hard-codes rate 0.5 on
+    # the skips of the two shallowest up-transitions. Dropout holds no parameters, so swapping
+    # the layers keeps the state-dict keys.
+    for module in list(net.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.Dropout3d):
+                setattr(module, name, Dropout[Dropout.DROPOUT, spatial_dims](dropout))
+    return net
 
 
 def build_segmenter(
@@ -52,31 +83,62 @@ def build_segmenter(
     res_units: int = 1,
     features: int = 16,
     backbone: str = "unet",
+    dropout: float | None = None,
 ) -> DualHeadNet:
     """A :class:`DualHeadNet` on a MONAI backbone; the arguments are what a sidecar stores.
 
+    Every backbone reads ``spatial_dims``, ``in_channels``, ``classes`` and ``features``; the
+    others are read only by the backbones named below and must keep their defaults otherwise.
+
     Args:
         spatial_dims: 2 (slices) or 3 (volumes/patches).
-        in_channels: image channels.
+        in_channels: image channels (vnet: a divisor of 16).
         classes: foreground classes (1 for binary).
-        channels: feature channels per resolution level of the backbone.
-        strides: downsampling strides between levels (``len(channels) - 1`` of them); input
-            sizes must be divisible by their product.
-        res_units: residual units per block.
+        channels: (unet, attention_unet) feature channels per resolution level.
+        strides: (unet, attention_unet) downsampling strides between levels
+            (``len(channels) - 1`` of them); input sizes must be divisible by their product.
+        res_units: (unet) residual units per block.
         features: channels of the backbone output read by both heads.
-        backbone: "unet" (MONAI ``UNet``); other MONAI backbones plug in here.
+        backbone: "unet" (MONAI ``UNet``), "attention_unet" (MONAI ``AttentionUnet``) or
+            "vnet" (MONAI ``VNet``: the original V-Net with 5^d kernels, fixed widths 16 to
+            256 and four stride-2 levels, so input sizes must be divisible by 16).
+        dropout: (vnet) rate of every V-Net dropout layer (the two deepest down- and
+            up-transitions and the decoder skips); None for DTC's 0.5, 0 for none.
 
     Returns:
         The network; ``forward`` returns ``(seg_logits, sdf)``.
+
+    Raises:
+        ValueError: for an unknown backbone, or an argument it does not read that differs
+            from its default.
     """
-    if backbone != "unet":
-        raise ValueError(f"unknown segmentation backbone {backbone!r} (known: 'unet')")
-    net = UNet(
-        spatial_dims=spatial_dims,
-        in_channels=in_channels,
-        out_channels=features,
-        channels=tuple(channels),
-        strides=tuple(strides),
-        num_res_units=res_units,
-    )
+    if backbone not in BACKBONE_ARGS:
+        known = tuple(BACKBONE_ARGS)
+        raise ValueError(f"unknown segmentation backbone {backbone!r} (known: {known})")
+    given = {"channels": tuple(channels), "strides": tuple(strides), "res_units": res_units}
+    given["dropout"] = dropout
+    reads = BACKBONE_ARGS[backbone]
+    unread = [k for k, v in given.items() if k not in reads and v != _DEFAULTS[k]]
+    if unread:
+        raise ValueError(f"backbone {backbone!r} does not read {unread}: leave them at defaults")
+    if backbone == "unet":
+        net = UNet(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=features,
+            channels=tuple(channels),
+            strides=tuple(strides),
+            num_res_units=res_units,
+        )
+    elif backbone == "attention_unet":
+        net = AttentionUnet(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=features,
+            channels=tuple(channels),
+            strides=tuple(strides),
+        )
+    else:
+        rate = VNET_DROPOUT if dropout is None else dropout
+        net = _vnet(spatial_dims, in_channels, features, rate)
     return DualHeadNet(net, features, classes, spatial_dims)

@@ -21,6 +21,8 @@ METHOD_NAMES = {
     "c_r": "C+R",
     "nc_r": "NC+R (RegGAN)",
     "supervised": "Supervised",
+    "supervised_sdf": "Supervised + SDF head",
+    "mean_teacher": "Mean teacher",
     "dtc": "DTC",
 }
 
@@ -31,12 +33,6 @@ TRANSLATION_METRICS = {
     "ssim": ("SSIM ↑", 1.0, 4),
     "epe": ("EPE of R (px) ↓", 1.0, 2),
     "epe_identity": ("EPE of identity (px)", 1.0, 2),
-}
-SEGMENTATION_METRICS = {
-    "dice": ("Dice (%) ↑", 100.0, 2),
-    "jaccard": ("Jaccard (%) ↑", 100.0, 2),
-    "hd95": ("95HD (mm) ↓", 1.0, 2),
-    "asd": ("ASD (mm) ↓", 1.0, 2),
 }
 
 
@@ -150,30 +146,3 @@ def unpaired_table(metrics: pd.DataFrame, setting: str = "unpaired") -> tuple[pd
     rows = _methods_at(summary, setting, MODE_ORDER)
     metrics_shown = {k: v for k, v in TRANSLATION_METRICS.items() if not k.startswith("epe")}
     return summary, format_table(summary, rows, {"Method": [METHOD_NAMES[m] for m, _ in rows]}, metrics_shown)
-
-
-def segmentation_table(
-    metrics: pd.DataFrame, keep: callable, labels: Sequence[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows of segmentation runs selected by ``keep(method, augmentation, labelled)``.
-
-    Settings are ``<augmentation>-<labelled %>`` as in the run names.
-
-    Args:
-        metrics: long-form segmentation metrics.
-        keep: predicate on (method, augmentation, labelled percentage).
-        labels: label columns to show among "Method", "Augmentation", "Labelled".
-    """
-    parts = metrics["setting"].str.split("-", expand=True)
-    selected = metrics[
-        [keep(m, a, int(l)) for m, a, l in zip(metrics["method"], parts[0], parts[1])]
-    ]
-    summary = summarise(selected)
-    pairs = summary[["method", "setting"]].drop_duplicates()
-    rows = list(zip(pairs["method"], pairs["setting"]))
-    columns = {
-        "Method": [METHOD_NAMES.get(method, method) for method, _ in rows],
-        "Augmentation": [setting.split("-")[0] for _, setting in rows],
-        "Labelled": [f"{setting.split('-')[1]}%" for _, setting in rows],
-    }
-    return summary, format_table(summary, rows, {k: columns[k] for k in labels}, SEGMENTATION_METRICS)

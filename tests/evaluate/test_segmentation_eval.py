@@ -44,9 +44,19 @@ def test_predict_volume_2d_axes_and_padding():
 def test_predict_volume_3d_sliding_window():
     image, label = volume((16, 16, 12))
     pred = predict_volume(
-        Threshold(), image, spatial_dims=3, device="cpu", patch_size=(8, 8, 8), overlap=0.25
+        Threshold(), image, spatial_dims=3, device="cpu", patch_size=(8, 8, 8), stride=(3, 3, 2)
     )
     assert np.array_equal(pred, label)
+
+
+def test_window_overlap_from_a_stride():
+    from radsynth.evaluate.segmentation import window_overlap
+
+    # DTC's LA test: 112x112x80 windows every 18x18x4 voxels
+    assert window_overlap((112, 112, 80), (18, 18, 4)) == pytest.approx((1 - 18 / 112, 1 - 18 / 112, 0.95))
+    assert window_overlap((8, 8), None) == (0.5, 0.5)
+    with pytest.raises(ValueError, match="stride"):
+        window_overlap((8, 8), (9, 2))
 
 
 def test_predict_volume_several_classes():
@@ -113,10 +123,26 @@ def test_long_form(metrics_stand_in):
 
 def test_class_suffix(metrics_stand_in):
     frame, predictions = evaluate_segmentation(Threshold(), subjects(1), "dtc", "s", classes=(1, 2), device="cpu")
-    assert {"dice_c1", "dice_c2", "hd95_vox_c2"} <= set(frame["metric"]) and len(frame) == 12
+    assert {"dice_c1", "dice_c2", "hd95_vox_c2", "dice"} <= set(frame["metric"]) and len(frame) == 18
+    values = frame.set_index("metric")["value"]
+    assert values["asd"] == pytest.approx(np.nanmean([values["asd_c1"], values["asd_c2"]]))
 
 
 def test_with_real_metrics():
     frame, predictions = evaluate_segmentation(Threshold(), subjects(1), "supervised", "all", device="cpu")
     values = frame.set_index("metric")["value"]
     assert values["dice"] == pytest.approx(1.0) and values["hd95"] == pytest.approx(0.0)
+
+
+def test_largest_component_is_scored_beside_the_raw_prediction():
+    image, label = volume((24, 24, 8), seed=3)
+    image[:] = -0.5
+    image[0, 4:12, 4:12, 2:6] = 0.5  # the object
+    image[0, 18:20, 18:20, 3] = 0.5  # a speck the network "predicts" too
+    label = np.zeros(label.shape, np.uint8)
+    label[4:12, 4:12, 2:6] = 1
+    case = [{"name": "c", "image": image, "label": label, "spacing": np.ones(3)}]
+    frame, predictions = evaluate_segmentation(Threshold(), case, "dtc", "none-25-s0", device="cpu", lcc=True)
+    values = frame.set_index("metric")["value"]
+    assert values["dice"] < 1 and values["lcc_dice"] == 1.0 and values["lcc_hd95"] == 0.0
+    assert predictions["c"].sum() == label.sum() + 4  # the saved prediction is the raw one

@@ -1,7 +1,11 @@
-"""Dual-head segmentation network: output shapes and one shared backbone."""
+"""Dual-head segmentation networks: output shapes, one shared backbone, MONAI backbones."""
+
+import json
 
 import pytest
 import torch
+from monai.networks.nets import UNet, VNet
+from torch import nn
 
 from radsynth.nets.segmentation import DualHeadNet, build_segmenter
 
@@ -40,3 +44,105 @@ def test_heads_share_one_backbone():
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="backbone"):
         build_segmenter(2, 1, backbone="transformer")
+
+
+# Small configurations per backbone; V-Net has fixed widths and needs sizes divisible by 16.
+# TINY's res_units=1 is the default, so attention_unet (which reads no res_units) accepts it.
+CASES = {
+    ("unet", 2): (TINY, (32, 32)),
+    ("attention_unet", 2): (TINY, (32, 32)),
+    ("attention_unet", 3): (TINY, (32, 32, 16)),
+    ("vnet", 3): ({"features": 8}, (32, 32, 16)),
+    ("vnet", 2): ({"features": 8}, (32, 32)),
+}
+DTC_VNET_PARAMETERS = 9_448_866  # DTC's V-Net (16 filters, 3^3 kernels) with its two heads
+
+
+def n_parameters(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("backbone, dims", [case for case in CASES if case != ("vnet", 2)])
+def test_backbone_forward_and_gradients(backbone, dims):
+    kwargs, spatial = CASES[backbone, dims]
+    torch.manual_seed(0)
+    net = build_segmenter(dims, in_channels=1, classes=2, backbone=backbone, **kwargs)
+    print(f"{backbone} {dims}D: {n_parameters(net):,} parameters")
+    seg, sdf = net(torch.randn(2, 1, *spatial))
+    assert seg.shape == sdf.shape == (2, 2, *spatial)
+    assert sdf.abs().max() <= 1
+    (seg.square().mean() + sdf.square().mean()).backward()
+    for part in (net.seg_head, net.sdf_head, net.backbone):
+        assert all(p.grad is not None for p in part.parameters())
+        assert sum(p.grad.abs().sum() for p in part.parameters()) > 0
+
+
+@pytest.mark.parametrize("backbone, dims", list(CASES))
+def test_rebuild_from_sidecar_kwargs(backbone, dims):
+    kwargs, spatial = CASES[backbone, dims]
+    # What the trainer stores: UNet defaults filled in, tuples as JSON lists.
+    architecture = {"channels": [16, 32, 64, 128], "strides": [2, 2, 2], "res_units": 1}
+    architecture |= {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+    architecture |= {"spatial_dims": dims, "in_channels": 1, "classes": 2, "backbone": backbone}
+    net = build_segmenter(**architecture).eval()
+    clone = build_segmenter(**json.loads(json.dumps(architecture))).eval()
+    clone.load_state_dict(net.state_dict())
+    x = torch.randn(1, 1, *spatial)
+    with torch.no_grad():
+        for a, b in zip(net(x), clone(x), strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_unet_keys_unchanged():
+    net = build_segmenter(2, in_channels=1, classes=1, **TINY)
+    unet = UNet(2, 1, 8, channels=(8, 16), strides=(2,), num_res_units=1)
+    expected = {f"backbone.{k}" for k in unet.state_dict()}
+    expected |= {"act.weight", "seg_head.weight", "seg_head.bias"}
+    expected |= {"sdf_head.weight", "sdf_head.bias"}
+    assert set(net.state_dict()) == expected
+
+
+def test_vnet_size():
+    # MONAI's VNet is Milletari's V-Net: 5^3 kernels and concatenated skips, so in 3D it is
+    # about 4.8x the 3^3-kernel DTC V-Net (9.45 M); only the 2D variant is of DTC's size.
+    vnet3d = n_parameters(VNet(3, in_channels=1, out_channels=2))
+    vnet2d = n_parameters(VNet(2, in_channels=1, out_channels=2))
+    print(f"MONAI VNet in 1/out 2: 3D {vnet3d:,}, 2D {vnet2d:,}; DTC {DTC_VNET_PARAMETERS:,}")
+    assert 40e6 < vnet3d < 50e6
+    assert 5e6 < vnet2d < 15e6
+    dual = build_segmenter(3, in_channels=1, classes=1, backbone="vnet")  # features 16
+    assert n_parameters(dual) == n_parameters(dual.backbone) + 2 * (16 + 1) + 1
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_vnet_dropout(dims):
+    spatial = (32, 32) if dims == 2 else (16, 16, 16)
+    x = torch.randn(2, 1, *spatial)
+    net = build_segmenter(dims, in_channels=1, backbone="vnet", features=8, dropout=0.0)
+    with torch.no_grad():  # no dropout at all: training-mode passes agree
+        torch.testing.assert_close(net(x)[0], net(x)[0])
+    net = build_segmenter(dims, in_channels=1, backbone="vnet", features=8)
+    drops = [m for m in net.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    # Channel dropout of the input's dimension everywhere (a Dropout3d on 2D input would drop
+    # whole samples), at DTC's 0.5.
+    assert len(drops) == 8
+    assert {(type(m), m.p) for m in drops} == {(nn.Dropout2d if dims == 2 else nn.Dropout3d, 0.5)}
+
+
+@pytest.mark.parametrize(
+    "backbone, unread",
+    [
+        ("vnet", {"channels": (8, 16), "strides": (2,)}),
+        ("vnet", {"res_units": 2}),
+        ("attention_unet", {"res_units": 2}),
+        ("unet", {"dropout": 0.5}),
+    ],
+)
+def test_unread_arguments_raise(backbone, unread):
+    with pytest.raises(ValueError, match="does not read"):
+        build_segmenter(3, 1, backbone=backbone, **unread)
+
+
+def test_unknown_backbone_names_known_ones():
+    with pytest.raises(ValueError, match="'unet', 'attention_unet', 'vnet'"):
+        build_segmenter(2, 1, backbone="vnet3d")

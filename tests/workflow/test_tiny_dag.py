@@ -50,7 +50,7 @@ def test_every_table_has_numbers(tiny_run):
 def test_figures_and_per_case_metrics(tiny_run):
     for figure in FIGURES:
         assert (tiny_run / "figures" / f"{figure}.png").stat().st_size > 10_000, figure
-    metrics = pd.read_csv(tiny_run / "metrics" / "segmentation" / "dtc-none-25.csv")
+    metrics = pd.read_csv(tiny_run / "metrics" / "segmentation" / "dtc-none-25-s0.csv")
     assert list(metrics.columns) == ["case", "method", "setting", "metric", "value"]
 
 

@@ -187,17 +187,42 @@ def misaligned_test(wildcards):
     return f"{R}/packed/{wildcards.setting}/test.npz"
 
 
+def labelled_token(amount):
+    """Run-name token of a labelled amount: ``n8`` for 8 subjects, ``25`` for 25 %."""
+    if isinstance(amount, int):
+        return f"n{amount}"
+    if not 0 < amount <= 1:
+        raise ValueError(
+            f"config: segmentation.labelled {amount} is neither a count nor a fraction in (0, 1]"
+        )
+    return str(round(100 * amount))
+
+
+def segmentation_seeds():
+    return SEGMENTATION["seeds"] or [config["seed"]]
+
+
 def segmentation_runs():
-    """Runs named method-augmentation-labelled%: the augmentation comparison uses every
-    training label; the semi-supervised comparison uses ``labelled_fraction`` of them.
-    """
-    low = round(100 * SEGMENTATION["labelled_fraction"])
+    """Runs named method-augmentation-labelled-s<seed>: the augmentation comparison uses
+    every training label; the semi-supervised (DTC) table each ``labelled`` amount."""
     runs = [
         f"supervised-{augmentation}-100"
         for augmentation in SEGMENTATION["augmentations"]
     ]
-    runs += [f"{method}-none-{low}" for method in SEGMENTATION["methods"]]
-    return list(dict.fromkeys(runs))
+    runs += [
+        f"{method}-none-{labelled_token(amount)}"
+        for method in SEGMENTATION["methods"]
+        for amount in SEGMENTATION["labelled"]
+    ]
+    seeds = segmentation_seeds()
+    return [f"{run}-s{seed}" for run in dict.fromkeys(runs) for seed in seeds]
+
+
+def segmentation_train():
+    """Packed training data of the segmenters: slices, or volumes in 3D."""
+    if SEGMENTATION["spatial_dims"] == 3:
+        return f"{R}/packed/volumes/train.npz"
+    return f"{R}/packed/train.npz"
 
 
 def synthetic_input(wildcards):

@@ -1,23 +1,25 @@
-# Downstream segmentation: supervised with each augmentation, and DTC at a low label fraction.
+# Downstream segmentation: supervised with each augmentation, and the semi-supervised methods
+# (DTC, mean teacher, the supervised_sdf ablation) at each labelled amount, per seed.
 
 
 rule train_segmentation:
     input:
-        train=f"{R}/packed/train.npz",
+        train=segmentation_train(),
         splits=f"{R}/splits.tsv",
         synthetic=synthetic_input,
     output:
-        model=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}.pt",
-        sidecar=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}.json",
-        history=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}.loss.tsv",
+        model=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.pt",
+        sidecar=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.json",
+        history=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.loss.tsv",
     log:
-        log_path("train_segmentation", "{method}-{augmentation}-{labelled}"),
+        log_path("train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}"),
     benchmark:
-        bench_path("train_segmentation", "{method}-{augmentation}-{labelled}")
+        bench_path("train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}")
     wildcard_constraints:
-        method="supervised|dtc",
+        method="supervised|supervised_sdf|dtc|mean_teacher",
         augmentation="none|classic|diffusion",
-        labelled=r"\d+",
+        labelled=r"\d+|n\d+",
+        seed=r"\d+",
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -25,7 +27,6 @@ rule train_segmentation:
         gpu=1,
     params:
         settings=SEGMENTATION,
-        seed=config["seed"],
         device=config["device"],
     script:
         "../../scripts/train_segmentation.py"
@@ -57,6 +58,10 @@ rule evaluate_segmentation:
         ),
         channels=SEGMENTATION["channels"],
         classes=DATASET["classes"],
+        spatial_dims=SEGMENTATION["spatial_dims"],
+        patch_size=SEGMENTATION["patch_size"],
+        stride=SEGMENTATION["stride"],
+        lcc=SEGMENTATION["lcc"],
         device=config["device"],
     script:
         "../../scripts/evaluate_segmentation.py"
