@@ -2,9 +2,9 @@
 
 DTC (Luo et al., AAAI 2021) reads two outputs off the same decoder features: segmentation
 logits and a tanh signed-distance map. MONAI's networks end in a single output layer, so the
-backbone here is a MONAI network (UNet, AttentionUnet or VNet) that outputs ``features``
-channels and the two 1x1 heads sit on top of it; a plain supervised segmenter simply ignores
-the second output.
+backbone here (MONAI's UNet or AttentionUnet, or DTC's own light V-Net from
+:mod:`radsynth.nets.vnet`) outputs ``features`` channels and the two 1x1 heads sit on top of
+it; a plain supervised segmenter simply ignores the second output.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from monai.networks.layers import Conv, Dropout
-from monai.networks.nets import AttentionUnet, UNet, VNet
+from monai.networks.layers import Conv
+from monai.networks.nets import AttentionUnet, UNet
 from torch import nn
+
+from radsynth.nets.vnet import DTCVNet
 
 # The arguments of build_segmenter each backbone reads. The trainer fills in the UNet defaults
 # for every backbone, so an unread argument is only an error when it differs from its default.
@@ -24,7 +26,7 @@ BACKBONE_ARGS = {
     "vnet": ("dropout",),
 }
 _DEFAULTS = {"channels": (16, 32, 64, 128), "strides": (2, 2, 2), "res_units": 1, "dropout": None}
-VNET_DROPOUT = 0.5  # DTC's V-Net trains with dropout 0.5 (MONAI's VNet default as well)
+VNET_DROPOUT = 0.5  # DTC trains its V-Net with has_dropout=True, Dropout3d(0.5)
 
 
 class DualHeadNet(nn.Module):
@@ -43,7 +45,8 @@ class DualHeadNet(nn.Module):
         conv = Conv[Conv.CONV, spatial_dims]
         self.backbone = backbone
         # MONAI's backbones end in a bare convolution: a non-linearity before the 1x1 heads
-        # keeps them from collapsing into one linear layer with it.
+        # keeps them from collapsing into one linear layer with it. (DTC's V-Net ends in a
+        # ReLU, on whose output the PReLU is the identity.)
         self.act = nn.PReLU()
         self.seg_head = conv(features, classes, kernel_size=1)
         self.sdf_head = conv(features, classes, kernel_size=1)
@@ -52,26 +55,6 @@ class DualHeadNet(nn.Module):
         """Return ``(seg_logits, sdf)``, each (B, K, *spatial); ``sdf`` is in [-1, 1]."""
         features = self.act(self.backbone(x))
         return self.seg_head(features), torch.tanh(self.sdf_head(features))
-
-
-def _vnet(spatial_dims: int, in_channels: int, out_channels: int, dropout: float) -> VNet:
-    """MONAI's VNet with every dropout layer at rate ``dropout`` and of the input's dimension."""
-    net = VNet(
-        spatial_dims=spatial_dims,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        dropout_prob_down=dropout,
-        dropout_prob_up=(dropout, dropout),
-    )
-    # MONAI's VNet ignores its dropout_dim (every layer is a Dropout3d, which on 2D input drops
-    # whole samples: it reads (B, C, H, W) as one unbatched volume) and hard-codes rate 0.5 on
-    # the skips of the two shallowest up-transitions. Dropout holds no parameters, so swapping
-    # the layers keeps the state-dict keys.
-    for module in list(net.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, nn.Dropout3d):
-                setattr(module, name, Dropout[Dropout.DROPOUT, spatial_dims](dropout))
-    return net
 
 
 def build_segmenter(
@@ -85,25 +68,27 @@ def build_segmenter(
     backbone: str = "unet",
     dropout: float | None = None,
 ) -> DualHeadNet:
-    """A :class:`DualHeadNet` on a MONAI backbone; the arguments are what a sidecar stores.
+    """A :class:`DualHeadNet` on a chosen backbone; the arguments are what a sidecar stores.
 
     Every backbone reads ``spatial_dims``, ``in_channels``, ``classes`` and ``features``; the
     others are read only by the backbones named below and must keep their defaults otherwise.
 
     Args:
         spatial_dims: 2 (slices) or 3 (volumes/patches).
-        in_channels: image channels (vnet: a divisor of 16).
+        in_channels: image channels.
         classes: foreground classes (1 for binary).
         channels: (unet, attention_unet) feature channels per resolution level.
         strides: (unet, attention_unet) downsampling strides between levels
             (``len(channels) - 1`` of them); input sizes must be divisible by their product.
         res_units: (unet) residual units per block.
-        features: channels of the backbone output read by both heads.
+        features: channels of the backbone output read by both heads (vnet: DTC's network
+            exactly at 16, its base width; otherwise a 1x1 convolution projects to it).
         backbone: "unet" (MONAI ``UNet``), "attention_unet" (MONAI ``AttentionUnet``) or
-            "vnet" (MONAI ``VNet``: the original V-Net with 5^d kernels, fixed widths 16 to
-            256 and four stride-2 levels, so input sizes must be divisible by 16).
-        dropout: (vnet) rate of every V-Net dropout layer (the two deepest down- and
-            up-transitions and the decoder skips); None for DTC's 0.5, 0 for none.
+            "vnet" (:class:`~radsynth.nets.vnet.DTCVNet`, the light V-Net of UA-MT/DTC:
+            3^d kernels, widths 16 to 256, additive skips, 9.45 M parameters in 3D; four
+            stride-2 levels, so input sizes must be divisible by 16).
+        dropout: (vnet) rate of the two V-Net dropout layers (on the deepest encoder output
+            and before the heads); None for DTC's 0.5, 0 for none.
 
     Returns:
         The network; ``forward`` returns ``(seg_logits, sdf)``.
@@ -140,5 +125,5 @@ def build_segmenter(
         )
     else:
         rate = VNET_DROPOUT if dropout is None else dropout
-        net = _vnet(spatial_dims, in_channels, features, rate)
+        net = DTCVNet(spatial_dims, in_channels, features, dropout=rate)
     return DualHeadNet(net, features, classes, spatial_dims)

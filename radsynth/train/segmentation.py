@@ -29,7 +29,7 @@ from monai.losses import DiceCELoss, DiceLoss
 
 from radsynth.augment import classic_augmentation
 from radsynth.io import load_checkpoint
-from radsynth.nets.segmentation import DualHeadNet, build_segmenter
+from radsynth.nets.segmentation import BACKBONE_ARGS, DualHeadNet, build_segmenter
 from radsynth.train.batches import Batches, mask_boxes, pad_to, rot_flip
 from radsynth.train.common import LossLog, autocast, pick_device, progress, seed_everything, to_device
 from radsynth.train.consistency import (
@@ -154,7 +154,8 @@ def train_segmentation(
             mixed into every labelled batch; None for real data only.
         synthetic_fraction: share of each labelled batch drawn from ``synthetic``.
         network: :func:`build_segmenter` keywords (backbone, channels, strides, res_units,
-            features, ...); ``spatial_dims``, ``in_channels`` and ``classes`` come from the data.
+            features, dropout); keys the backbone does not read are dropped. ``spatial_dims``,
+            ``in_channels`` and ``classes`` come from the data.
         loss: "dice_ce" (MONAI ``DiceCELoss``) or "dice" (``DiceLoss``), both on sigmoids.
         lr: learning rate.
         iterations: optimiser steps.
@@ -209,9 +210,13 @@ def train_segmentation(
         unlabelled, n_unlabelled = on_device(image_all[~labelled], value=background), unlabelled_batch_size
 
     classes = sdfs.shape[1]
+    network = {"features": 16, "backbone": "unet", **(network or {})}
+    backbone = network["backbone"]
+    # Scale presets set U-Net sizes for every run; a V-Net run keeps only what it reads.
+    reads = ("features", "backbone", *BACKBONE_ARGS.get(backbone, network))  # unknown: build_segmenter says so
+    network = {k: v for k, v in network.items() if k in reads}
     architecture = {
-        **{"channels": (16, 32, 64, 128), "strides": (2, 2, 2), "res_units": 1, "features": 16},
-        **(network or {}),
+        **network,
         "spatial_dims": spatial_dims,
         "in_channels": int(images.shape[1]),
         "classes": int(classes),

@@ -226,3 +226,10 @@ def test_trains_3d_on_random_patches(volumes, method):
     clean = result.state["segmenter"]
     dirty = run(poisoned(volumes), method, patch_size=(16, 16, 8), rotate_flip=True, iterations=2).state["segmenter"]
     assert all(torch.equal(clean[key], dirty[key]) for key in clean)
+
+
+def test_vnet_run_drops_the_unet_sizes_a_scale_preset_sets(volumes):
+    network = {"backbone": "vnet", "channels": [8, 16, 32], "strides": [2, 2], "res_units": 2, "dropout": 0.0}
+    result = run(volumes, "dtc", network=network, patch_size=(16, 16, 16), iterations=1)
+    assert result.architecture["backbone"] == "vnet" and result.architecture["dropout"] == 0.0
+    assert not {"channels", "strides", "res_units"} & set(result.architecture)

@@ -15,11 +15,33 @@ SHARED = REPO.parent / "shared" / "data"
 ROOTS = {
     "brats_like": SHARED / "brats_like",
     "la2018_h5": SHARED / "la2018_h5",
+    "dtc_la_cpu": SHARED / "la2018_h5",
+    "dtc_la": None,  # generated: the DTC h5 layout with train.list / test.list
     "busi": SHARED / "busi",
     "lgg_slices": SHARED / "lgg_kaggle3m",
     "reggan_lgg_cpu": SHARED / "lgg_kaggle3m",
     "reggan_brats": None,  # generated: BraTS 2021 naming
 }
+
+
+def make_h5_dataset(root, train: int, test: int) -> dict:
+    """Cases in the DTC layout (<case>/mri_norm2.h5) and its train.list / test.list."""
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    names = [f"case{i}" for i in range(train + test)]
+    for name in names:
+        (root / name).mkdir(parents=True)
+        with h5py.File(root / name / "mri_norm2.h5", "w") as h5:
+            h5["image"] = rng.normal(size=(40, 36, 24)).astype(np.float32)
+            label = np.zeros((40, 36, 24), np.uint8)
+            label[10:30, 10:26, 6:18] = 1
+            h5["label"] = label
+    lists = {"train": names[:train], "test": names[train:]}
+    for split, cases in lists.items():
+        (root / f"{split}.list").write_text("\n".join(cases) + "\n")
+    return {split: str(root / f"{split}.list") for split in lists}
 
 
 def test_every_preset_is_covered():
@@ -31,15 +53,18 @@ def test_every_preset_is_covered():
 def test_preset_builds_its_dag(preset, tmp_path):
     config = yaml.safe_load((REPO / "config" / "experiments" / f"{preset}.yaml").read_text())
     root = ROOTS[preset]
-    if root is None:
+    lists = config.get("split", {}).get("lists")
+    if lists:
+        config["split"]["lists"] = {split: str(REPO / path) for split, path in lists.items()}
+    if root is None and config["dataset"]["kind"] == "h5":
+        root = tmp_path / "LA"
+        config["split"]["lists"] = make_h5_dataset(root, train=3, test=2)
+    elif root is None:
         root = tmp_path / "brats"
         make_dataset(root, 4)
     elif not root.exists():
         pytest.skip(f"{root} is absent")
     config["dataset"]["root"] = str(root)
-    lists = config.get("split", {}).get("lists")
-    if lists:
-        config["split"]["lists"] = {split: str(REPO / path) for split, path in lists.items()}
     (tmp_path / "preset.yaml").write_text(yaml.safe_dump(config))
     done = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "preset.yaml"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

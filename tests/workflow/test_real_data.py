@@ -141,3 +141,26 @@ def test_la_volumes_pack_for_3d_networks(tmp_path):
     sdf, label = packed["sdf"][:, 0], packed["label"]
     assert (sdf[label > 0] <= 0).all() and (sdf[label == 0] >= 0).all()  # DTC sign: negative inside
     assert np.allclose(packed["spacing"], 0.625)
+
+
+@pytest.mark.realdata
+@pytest.mark.integration
+def test_dtc_la_cpu_runs_end_to_end(tmp_path):
+    if not (SHARED / "la2018_h5").exists():
+        pytest.skip("la2018_h5 is absent")
+    PRESETS.setdefault("dtc_la_cpu", PRESETS["la2018_h5"])
+    short = {"iterations": 4, "patch_size": [32, 32, 16], "stride": [16, 16, 8]}
+    config_path, _ = _config("dtc_la_cpu", tmp_path, segmentation=short)
+    _run(tmp_path, config_path, "results/dtc_la_cpu/tables/segmentation.md")
+    results = tmp_path / "results" / "dtc_la_cpu"
+    table = (results / "tables" / "segmentation.md").read_text()
+    assert "DTC" in table and "LCC" in table and "95HD (vox)" in table
+    metrics = pd.read_csv(results / "metrics" / "segmentation" / "dtc-none-n2-s0.csv")
+    assert metrics["case"].nunique() == 4  # the four test cases, each a whole volume
+    values = metrics.pivot(index="case", columns="metric", values="value").dropna()
+    # isotropic 1.25 mm voxels after resampling: mm = 1.25 x voxels
+    np.testing.assert_allclose(values["hd95"], 1.25 * values["hd95_vox"], rtol=1e-6)
+    sidecar = json.loads((results / "models" / "segmentation" / "dtc-none-n2-s0.json").read_text())
+    assert len(sidecar["run"]["labelled_subjects"]) == 2 and sidecar["architecture"]["spatial_dims"] == 3
+    prediction = nib.load(next((results / "predictions" / "segmentation" / "dtc-none-n2-s0").glob("*.nii.gz")))
+    assert prediction.shape == (112, 80, 48)
