@@ -48,6 +48,11 @@ def autocast(device: torch.device):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def channels_last_format(spatial_dims: int) -> torch.memory_format:
+    """Channels-last layout: the one cuDNN's fastest convolution kernels (tensor cores) want."""
+    return torch.channels_last if spatial_dims == 2 else torch.channels_last_3d
+
+
 def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
     """``batch_size`` indices drawn uniformly from ``range(n)`` (with replacement when n < batch)."""
     if n >= batch_size:

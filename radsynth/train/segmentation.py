@@ -31,7 +31,15 @@ from radsynth.augment import classic_augmentation
 from radsynth.io import load_checkpoint
 from radsynth.nets.segmentation import BACKBONE_ARGS, DualHeadNet, build_segmenter
 from radsynth.train.batches import Batches, mask_boxes, pad_to, rot_flip
-from radsynth.train.common import LossLog, autocast, pick_device, progress, seed_everything, to_device
+from radsynth.train.common import (
+    LossLog,
+    autocast,
+    channels_last_format,
+    pick_device,
+    progress,
+    seed_everything,
+    to_device,
+)
 from radsynth.train.consistency import (
     DTC_DEFAULTS,
     MEAN_TEACHER_DEFAULTS,
@@ -224,6 +232,12 @@ def train_segmentation(
     architecture = {k: list(v) if isinstance(v, tuple) else v for k, v in architecture.items()}
     model = build_segmenter(**architecture).to(device)
     model.train()
+    # On CUDA: channels-last tensors (tensor-core kernels) and cuDNN's fastest algorithms for
+    # the one batch shape training ever sees.
+    memory_format = channels_last_format(spatial_dims) if device.type == "cuda" else None
+    if memory_format is not None:
+        model.to(memory_format=memory_format)
+        torch.backends.cudnn.benchmark = True
     teacher = MeanTeacher(model, mt["ema_decay"], mt["noise"]) if method == "mean_teacher" else None
     optim, scheduler = _optimizer(optimizer, model.parameters(), lr, iterations)
     criterion = supervised_loss(loss)
@@ -253,6 +267,8 @@ def train_segmentation(
                 image, label, sdf = rot_flip(image, label, sdf, generator)
             if augment is not None:
                 image, label, sdf = augment(image, label, sdf)
+            if memory_format is not None:
+                image = image.contiguous(memory_format=memory_format)
 
             with autocast(device):
                 seg, tanh_out = model(image)
@@ -286,7 +302,8 @@ def train_segmentation(
             bar.update(1)
     elapsed = time.perf_counter() - start
     log.flush(iterations)
-    state = {"segmenter": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    plain = torch.contiguous_format  # checkpoints load anywhere, whatever layout trained
+    state = {"segmenter": {k: v.detach().cpu().clone(memory_format=plain) for k, v in model.state_dict().items()}}
     return SegmentationResult(
         state=state,
         architecture=architecture,

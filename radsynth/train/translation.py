@@ -46,6 +46,7 @@ from radsynth.train.common import (
     LossLog,
     autocast,
     batch_indices,
+    channels_last_format,
     pick_device,
     progress,
     seed_everything,
@@ -350,11 +351,6 @@ def linear_decay(iterations: int, decay_start: float | None) -> Callable[[int], 
     return lambda step: max(0.0, 1.0 - max(0, step - start) / (iterations - start))
 
 
-def _memory_format(spatial_dims: int) -> torch.memory_format:
-    """Channels-last layout: the one cuDNN's fastest convolution kernels (tensor cores) want."""
-    return torch.channels_last if spatial_dims == 2 else torch.channels_last_3d
-
-
 Augment = Callable[[Tensor, Tensor, torch.Generator], tuple[Tensor, Tensor]]
 
 
@@ -493,7 +489,7 @@ def train_translation(
     lr_factor = linear_decay(iterations, lr_decay_start)  # checks lr_decay_start before any work
     if channels_last is None:
         channels_last = device.type == "cuda"
-    memory_format = _memory_format(source.ndim - 2) if channels_last else None
+    memory_format = channels_last_format(source.ndim - 2) if channels_last else None
     if device.type == "cuda":
         # Batch shapes never change: cuDNN times its convolution algorithms once, keeps the fastest.
         torch.backends.cudnn.benchmark = True
