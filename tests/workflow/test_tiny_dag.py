@@ -149,3 +149,24 @@ def test_translation_in_3d_on_whole_volumes(tmp_path):
     assert {"epe", "epe_identity"} <= set(metrics["metric"])
     assert (run / "figures" / "translation.png").stat().st_size > 10_000
     assert (run / "models" / "translation" / "cyclegan_unpaired.pt").exists()
+
+
+@pytest.mark.integration
+def test_semi_supervised_methods_in_3d_on_patches(tmp_path):
+    (tmp_path / "3d.yaml").write_text(
+        "preprocess: {size: [32, 32, 12]}\n"
+        "translation: {methods: []}\n"
+        "segmentation: {spatial_dims: 3, patch_size: [16, 16, 8], stride: [8, 8, 4], rotate_flip: true,\n"
+        "  augmentations: [none], methods: [supervised_sdf, mean_teacher], labelled: [2], seeds: [0, 1]}\n"
+    )
+    run = tmp_path / "results" / "phantom"
+    done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "3d.yaml"), "--config", "scale=tiny",
+                     "--", "results/phantom/tables/segmentation.md")
+    assert done.returncode == 0, done.stderr[-5000:]
+    summary = pd.read_csv(run / "tables" / "segmentation.csv")
+    assert set(summary["method"]) == {"supervised", "supervised_sdf", "mean_teacher"}
+    assert set(summary["setting"]) == {"none-100", "none-n2"} and (summary["seeds"] == 2).all()
+    table = (run / "tables" / "segmentation.md").read_text()
+    assert "Mean teacher" in table and "LCC" in table
+    sidecar = json.loads((run / "models" / "segmentation" / "mean_teacher-none-n2-s1.json").read_text())
+    assert sidecar["architecture"]["spatial_dims"] == 3 and len(sidecar["run"]["labelled_subjects"]) == 2
