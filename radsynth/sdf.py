@@ -2,7 +2,15 @@
 
 The formula is that of the official DTC ``compute_sdf``: the outside distance and the inside
 distance are each min-max normalised over the whole array, their difference is taken
-(negative inside, in [-1, 1]) and the inner boundary is set to 0. An empty mask gives zeros.
+(negative inside, in [-1, 1]) and the inner boundary is set to 0.
+
+Masks with no boundary are where the official code is silent or divides by zero: an empty mask
+gives +1 ("outside everywhere", where DTC's code leaves zeros) and a full mask -1. Zeros would
+mean "on the boundary everywhere", and DTC's consistency transform ``sigmoid(-k * sdf)`` would
+turn them into a probability of 0.5 instead of the mask's 0. DTC's 3D patches of the atrium are
+rarely empty; 2D slices of a lesion mostly are, and with zero targets the SDF head and the
+consistency term pulled the segmentation of those slices towards 0.5 (on the phantom, DTC and
+the SDF-head ablation collapsed for one labelled subset in three).
 
 Maps are computed once per case (not per training patch as the official loop does, at ~0.6 s
 per iteration): a patch cropped from the whole-case map differs from the patch's own map only
@@ -35,14 +43,13 @@ def signed_distance(mask: np.ndarray, spacing: Sequence[float] | None = None) ->
     Returns:
         float32 array of ``mask.shape``: ``outside/max(outside) - inside/max(inside)``, in
         [-1, 1], negative inside, 0 on the inner boundary
-        (``find_boundaries(mode="inner")``). An empty mask gives all zeros; a full mask (no
-        outside and no boundary, where DTC would divide by zero) gives all -1, i.e. "inside
-        everywhere", which keeps DTC's consistency transform ``sigmoid(-k * sdf)`` equal to
-        the mask.
+        (``find_boundaries(mode="inner")``). An empty mask gives all +1 ("outside
+        everywhere") and a full mask all -1 ("inside everywhere"), which keeps DTC's
+        consistency transform ``sigmoid(-k * sdf)`` equal to the mask (see the module notes).
     """
     inside = np.asarray(mask).astype(bool)
     if not inside.any():
-        return np.zeros(inside.shape, np.float32)
+        return np.ones(inside.shape, np.float32)
     if inside.all():
         return -np.ones(inside.shape, np.float32)
     # EDT gives each nonzero voxel its distance to the nearest zero voxel.
@@ -66,7 +73,7 @@ def label_sdf(
         classes: foreground class values, one map each (in this order).
         slice_axis: None = one n-D map per class (3D training); an axis = 2D maps computed
             slice by slice along it (2D training: each slice normalised on its own, an empty
-            slice gives zeros).
+            slice gives +1).
         spacing: voxel size per axis of ``label`` (see :func:`signed_distance`); None = voxels.
 
     Returns:

@@ -62,7 +62,10 @@ def test_sign_conventions(mask):
 
 
 def test_empty_and_full_masks():
-    np.testing.assert_array_equal(signed_distance(np.zeros((10, 12))), 0)
+    # "outside everywhere" / "inside everywhere": sigmoid(-k * sdf) reproduces the mask
+    empty = signed_distance(np.zeros((10, 12)))
+    np.testing.assert_array_equal(empty, 1)
+    assert (1 / (1 + np.exp(np.minimum(1500 * empty, 50))) < 1e-6).all()
     full = signed_distance(np.ones((6, 7, 5)))
     assert full.dtype == np.float32
     np.testing.assert_array_equal(full, -1)
@@ -86,7 +89,7 @@ def test_label_sdf_multiclass_nd():
     assert out.shape == (40, 36, 30, 3) and out.dtype == np.float32
     np.testing.assert_allclose(out[..., 0], dtc_compute_sdf(label == 1), atol=1e-6)
     np.testing.assert_allclose(out[..., 1], dtc_compute_sdf(label == 2), atol=1e-6)
-    np.testing.assert_array_equal(out[..., 2], 0)  # absent class
+    np.testing.assert_array_equal(out[..., 2], 1)  # absent class: outside everywhere
 
 
 @pytest.mark.parametrize("axis", [0, -1])
@@ -99,8 +102,8 @@ def test_label_sdf_per_slice(axis):
     for k in range(label.shape[axis]):
         section = np.take(label, k, axis)
         for c, value in enumerate([1, 2]):
-            np.testing.assert_allclose(
-                np.take(out[..., c], k, axis), dtc_compute_sdf(section == value), atol=1e-6
-            )
+            # DTC's formula where the slice has the class; +1 (outside everywhere) where not
+            expected = dtc_compute_sdf(section == value) if (section == value).any() else 1.0
+            np.testing.assert_allclose(np.take(out[..., c], k, axis), np.broadcast_to(expected, section.shape), atol=1e-6)
     # Per-slice maps are normalised per slice, so they differ from the 3D map.
     assert not np.allclose(out, label_sdf(label, [1, 2]))
