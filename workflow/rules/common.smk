@@ -243,9 +243,9 @@ def translation_tables():
 
 
 def diffusion_losses():
-    """The diffusion model's loss log, when the run trains one."""
+    """The diffusion model's loss log, when the run trains one (a list either way)."""
     if "diffusion" in SEGMENTATION["augmentations"]:
-        return f"{R}/models/diffusion/ddpm.loss.tsv"
+        return [f"{R}/models/diffusion/ddpm.loss.tsv"]
     return []
 
 
