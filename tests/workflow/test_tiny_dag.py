@@ -161,8 +161,9 @@ def test_semi_supervised_methods_in_3d_on_patches(tmp_path):
     )
     run = tmp_path / "results" / "phantom"
     done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "3d.yaml"), "--config", "scale=tiny",
-                     "--", "results/phantom/tables/segmentation.md")
+                     "--", "results/phantom/tables/segmentation.md", "results/phantom/figures/losses.png")
     assert done.returncode == 0, done.stderr[-5000:]
+    assert (run / "figures" / "losses.png").exists()  # without a diffusion model too
     summary = pd.read_csv(run / "tables" / "segmentation.csv")
     assert set(summary["method"]) == {"supervised", "supervised_sdf", "mean_teacher"}
     assert set(summary["setting"]) == {"none-100", "none-n2"} and (summary["seeds"] == 2).all()
