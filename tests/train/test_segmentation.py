@@ -233,3 +233,29 @@ def test_vnet_run_drops_the_unet_sizes_a_scale_preset_sets(volumes):
     result = run(volumes, "dtc", network=network, patch_size=(16, 16, 16), iterations=1)
     assert result.architecture["backbone"] == "vnet" and result.architecture["dropout"] == 0.0
     assert not {"channels", "strides", "res_units"} & set(result.architecture)
+
+
+def test_multiclass_end_to_end_with_per_class_and_mean_metrics(packed):
+    from radsynth.evaluate.segmentation import evaluate_segmentation
+
+    data = {key: value.copy() for key, value in packed.items()}
+    data["label"][:, :4, :] = np.where(data["label"][:, :4, :] == 0, 2, data["label"][:, :4, :])  # a second class
+    data["sdf"] = np.concatenate([data["sdf"], np.where(data["label"][:, None] == 2, -0.5, 0.5)], axis=1)
+    result = run(data, "dtc", iterations=3)
+    assert result.architecture["classes"] == 2
+    model = load_segmenter_from(result)
+    volume = np.moveaxis(data["image"][:4, 0], 0, -1)[None]  # (1, H, W, Z): four slices as a volume
+    label = np.moveaxis(data["label"][:4], 0, -1)
+    subject = {"name": "v", "image": volume, "label": label, "spacing": np.ones(3)}
+    frame, _ = evaluate_segmentation(model, [subject], "dtc", "none-50-s0", classes=(1, 2), device="cpu")
+    values = frame.set_index("metric")["value"]
+    assert {"dice_c1", "dice_c2", "dice"} <= set(values.index)
+    assert values["dice"] == pytest.approx(np.nanmean([values["dice_c1"], values["dice_c2"]]))
+
+
+def load_segmenter_from(result):
+    from radsynth.nets.segmentation import build_segmenter
+
+    model = build_segmenter(**result.architecture)
+    model.load_state_dict(result.state["segmenter"])
+    return model.eval()
