@@ -80,10 +80,18 @@ class MeanTeacher:
         self.teacher = copy.deepcopy(student)
         self.teacher.requires_grad_(False)
         self.ema_decay, self.noise = float(ema_decay), float(noise)
+        self._noise_generator: torch.Generator | None = None
 
     def target(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The teacher's sigmoid probabilities on ``image`` plus clipped noise (no gradient)."""
-        noise = torch.randn(image.shape, generator=generator).to(image.device) * self.noise
+        """The teacher's sigmoid probabilities on ``image`` plus clipped noise (no gradient).
+
+        The noise is drawn on ``image``'s device by a generator seeded once from ``generator``,
+        so a GPU run never draws whole noise volumes on the CPU.
+        """
+        if self._noise_generator is None:
+            seed = int(torch.randint(2**62, (1,), generator=generator))
+            self._noise_generator = torch.Generator(device=image.device).manual_seed(seed)
+        noise = torch.randn(image.shape, generator=self._noise_generator, device=image.device) * self.noise
         with torch.no_grad():
             seg = self.teacher(image + noise.clamp(-2 * self.noise, 2 * self.noise))[0]
         return torch.sigmoid(seg.float())
