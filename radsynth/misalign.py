@@ -87,6 +87,16 @@ def affine_matrix(
     return np.linalg.inv(forward)
 
 
+def level_strength(level: int, shape: Sequence[int]) -> tuple[int, float]:
+    """``(ndim, L)`` of a level's draw after checking it; level 0 draws as level 1 (one mild
+    motion shared by source and target)."""
+    if level < 0:
+        raise ValueError(f"misalignment level must be >= 0, got {level}")
+    if len(shape) not in (2, 3):
+        raise ValueError(f"only 2D and 3D shapes are supported, got {tuple(shape)}")
+    return len(shape), max(float(level), 1.0)
+
+
 def random_affine(level: int, shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
     """Draw a RegGAN misalignment of ``level`` for an image of ``shape`` (2D or 3D).
 
@@ -99,12 +109,7 @@ def random_affine(level: int, shape: Sequence[int], rng: np.random.Generator) ->
         (ndim+1, ndim+1) sampling matrix, see :func:`affine_matrix`. In 3D each of the three
         Euler angles is uniform in +-L degrees.
     """
-    if level < 0:
-        raise ValueError(f"misalignment level must be >= 0, got {level}")
-    ndim = len(shape)
-    if ndim not in (2, 3):
-        raise ValueError(f"only 2D and 3D shapes are supported, got {tuple(shape)}")
-    strength = max(float(level), 1.0)
+    ndim, strength = level_strength(level, shape)
     angles = rng.uniform(-strength, strength, size=1 if ndim == 2 else 3)
     translation = rng.uniform(-1.0, 1.0, size=ndim) * 0.02 * strength * np.asarray(shape, float)
     scale = rng.uniform(1.0 - 0.02 * strength, 1.0 + 0.02 * strength)

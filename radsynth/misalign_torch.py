@@ -28,6 +28,7 @@ from radsynth.misalign import (
     INVERSE_TOL,
     control_shape,
     control_spacing,
+    level_strength,
 )
 
 
@@ -103,12 +104,7 @@ def random_matrices(
     Returns:
         float64 (batch, ndim+1, ndim+1) on the generator's device.
     """
-    if level < 0:
-        raise ValueError(f"misalignment level must be >= 0, got {level}")
-    ndim = len(shape)
-    if ndim not in (2, 3):
-        raise ValueError(f"only 2D and 3D shapes are supported, got {tuple(shape)}")
-    strength = max(float(level), 1.0)
+    ndim, strength = level_strength(level, shape)
     options = {"generator": generator, "device": generator.device, "dtype": torch.float64}
 
     def uniform(*size: int) -> torch.Tensor:  # uniform in [-1, 1)

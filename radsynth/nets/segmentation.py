@@ -106,23 +106,17 @@ def build_segmenter(
     unread = [k for k, v in given.items() if k not in reads and v != _DEFAULTS[k]]
     if unread:
         raise ValueError(f"backbone {backbone!r} does not read {unread}: leave them at defaults")
+    unet = {
+        "spatial_dims": spatial_dims,
+        "in_channels": in_channels,
+        "out_channels": features,
+        "channels": tuple(channels),
+        "strides": tuple(strides),
+    }
     if backbone == "unet":
-        net = UNet(
-            spatial_dims=spatial_dims,
-            in_channels=in_channels,
-            out_channels=features,
-            channels=tuple(channels),
-            strides=tuple(strides),
-            num_res_units=res_units,
-        )
+        net = UNet(**unet, num_res_units=res_units)
     elif backbone == "attention_unet":
-        net = AttentionUnet(
-            spatial_dims=spatial_dims,
-            in_channels=in_channels,
-            out_channels=features,
-            channels=tuple(channels),
-            strides=tuple(strides),
-        )
+        net = AttentionUnet(**unet)
     else:
         rate = VNET_DROPOUT if dropout is None else dropout
         net = DTCVNet(spatial_dims, in_channels, features, dropout=rate)
