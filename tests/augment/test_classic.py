@@ -23,7 +23,9 @@ def dice(a, b):
     return 2 * (a & b).sum().item() / (a.sum() + b.sum()).item()
 
 
-@pytest.mark.parametrize("names", [None, ["rotate"], ["scale"], ["flip"], ["rotate", "scale", "flip"]])
+@pytest.mark.parametrize(
+    "names", [None, ["rotate"], ["scale"], ["flip"], ["rotate", "scale", "flip"]]
+)
 def test_labels_binary_and_aligned(names):
     image, label = square_batch()
     out_image, out_label = classic_augmentation(names, prob=1.0, seed=1)(image, label)
@@ -36,7 +38,9 @@ def test_labels_binary_and_aligned(names):
 
 def test_geometry_changes_and_border_is_background():
     image, label = square_batch()
-    out_image, out_label = classic_augmentation(["rotate", "scale"], prob=1.0, seed=2)(image, label)
+    out_image, out_label = classic_augmentation(["rotate", "scale"], prob=1.0, seed=2)(
+        image, label
+    )
     assert not torch.equal(out_label, label)
     assert torch.allclose(out_image[:, :, 0, 0], torch.tensor(-1.0))
 
@@ -69,7 +73,9 @@ def test_contrast_matches_monai():
 
 def test_noise_keeps_labels():
     image, label = square_batch()
-    out_image, out_label = classic_augmentation(["noise"], prob=1.0, seed=5)(image, label)
+    out_image, out_label = classic_augmentation(["noise"], prob=1.0, seed=5)(
+        image, label
+    )
     assert torch.equal(out_label, label) and not torch.equal(out_image, image)
 
 
@@ -78,7 +84,9 @@ def test_sdf_follows_flips():
     sdf = torch.randn(4, 1, 32, 32)
     out_image, _, out_sdf = classic_augmentation(["flip"], prob=1.0)(image, label, sdf)
     # prob 1 flips every axis: the SDF is flipped exactly like the image.
-    assert torch.equal(out_sdf, sdf.flip(2, 3)) and torch.equal(out_image, image.flip(2, 3))
+    assert torch.equal(out_sdf, sdf.flip(2, 3)) and torch.equal(
+        out_image, image.flip(2, 3)
+    )
 
 
 def test_volumes():

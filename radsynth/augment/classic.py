@@ -40,11 +40,17 @@ class ClassicAugmentation:
     """
 
     def __init__(
-        self, names: Sequence[str], prob: float, seed: int = 0, flip_axes: Sequence[int] | None = None
+        self,
+        names: Sequence[str],
+        prob: float,
+        seed: int = 0,
+        flip_axes: Sequence[int] | None = None,
     ):
         unknown = set(names) - set(ALL)
         if unknown:
-            raise ValueError(f"unknown augmentations {sorted(unknown)} (known: {list(ALL)})")
+            raise ValueError(
+                f"unknown augmentations {sorted(unknown)} (known: {list(ALL)})"
+            )
         self.names = [name for name in ALL if name in names]
         self.prob = float(prob)
         self.seed = int(seed)
@@ -66,7 +72,10 @@ class ClassicAugmentation:
         return torch.where(applied, value, torch.full_like(value, identity))
 
     def __call__(
-        self, image: torch.Tensor, label: torch.Tensor | None = None, sdf: torch.Tensor | None = None
+        self,
+        image: torch.Tensor,
+        label: torch.Tensor | None = None,
+        sdf: torch.Tensor | None = None,
     ):
         """Augment a batch.
 
@@ -82,7 +91,9 @@ class ClassicAugmentation:
         batch, device = image.shape[0], image.device
         spatial = image.ndim - 2
         if "flip" in self.names:
-            for axis in self.flip_axes if self.flip_axes is not None else range(spatial):
+            for axis in (
+                self.flip_axes if self.flip_axes is not None else range(spatial)
+            ):
                 flip = self._rand((batch,), device) < self.prob
                 image = _flip_where(image, flip, axis + 2)
                 label = None if label is None else _flip_where(label, flip, axis + 1)
@@ -94,15 +105,23 @@ class ClassicAugmentation:
             # Images are warped as image + 1 with zero padding so new border pixels are background.
             image = warp(mode="bilinear")(image + 1, theta) - 1
             if label is not None:
-                label = warp(mode="nearest")(label[:, None].float(), theta)[:, 0].round().to(label.dtype)
+                label = (
+                    warp(mode="nearest")(label[:, None].float(), theta)[:, 0]
+                    .round()
+                    .to(label.dtype)
+                )
             if sdf is not None:
                 sdf = warp(padding_mode="border")(sdf, theta)
         if "contrast" in self.names:
-            gamma = self._draw("contrast", batch, device, 1.0).view(-1, *[1] * (image.ndim - 1))
+            gamma = self._draw("contrast", batch, device, 1.0).view(
+                -1, *[1] * (image.ndim - 1)
+            )
             # MONAI AdjustContrast with the contract's fixed range [-1, 1] instead of per-image min/max.
             image = ((image + 1) / 2).clamp(0, 1) ** gamma * 2 - 1
         if "noise" in self.names:
-            std = self._draw("noise", batch, device, 0.0).view(-1, *[1] * (image.ndim - 1))
+            std = self._draw("noise", batch, device, 0.0).view(
+                -1, *[1] * (image.ndim - 1)
+            )
             noise = torch.randn(image.shape, generator=self._generator, device=device)
             image = image + std * noise
         if sdf is not None:
@@ -112,7 +131,9 @@ class ClassicAugmentation:
 
 def _flip_where(tensor: torch.Tensor, flip: torch.Tensor, dim: int) -> torch.Tensor:
     """Flip the samples of ``tensor`` where ``flip`` (B,) is true."""
-    return torch.where(flip.view(-1, *[1] * (tensor.ndim - 1)), tensor.flip(dim), tensor)
+    return torch.where(
+        flip.view(-1, *[1] * (tensor.ndim - 1)), tensor.flip(dim), tensor
+    )
 
 
 def _theta(angle_deg: torch.Tensor, scale: torch.Tensor, spatial: int) -> torch.Tensor:
