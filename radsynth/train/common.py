@@ -86,3 +86,8 @@ class LossLog:
 def progress(total: int, desc: str):
     """A tqdm bar on stderr (Snakemake sends it to the rule's log)."""
     return tqdm(total=total, desc=desc, mininterval=2.0, dynamic_ncols=True)
+
+
+def cpu_state(module: torch.nn.Module) -> dict:
+    """A detached CPU copy of a module's state dict (what checkpoints store)."""
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
