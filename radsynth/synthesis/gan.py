@@ -1,0 +1,133 @@
+"""Mask-GAN synthesis: K synthetic images per real mask, each keeping that mask as its label."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from radsynth.io import InputError, load_checkpoint
+from radsynth.nets.generators import ResnetGenerator
+from radsynth.synthesis.sampling import plan_samples, sample_noise
+from radsynth.train.common import autocast, pick_device, to_device
+from radsynth.train.mask_gan import mask_inputs
+
+
+class MaskGANGenerator:
+    """A trained mask-to-image generator (:func:`radsynth.train.mask_gan.train_mask_gan`).
+
+    Args:
+        network: the ``ResnetGenerator``.
+        architecture: :attr:`MaskGANResult.architecture <radsynth.train.mask_gan.MaskGANResult>`.
+    """
+
+    def __init__(self, network: ResnetGenerator, architecture: dict):
+        self.network = network
+        self.architecture = architecture
+        self.classes = int(architecture["classes"])
+        self.noise_channels = int(architecture["noise_channels"])
+        self.image_channels = int(architecture["image_channels"])
+
+    @classmethod
+    def from_architecture(
+        cls, architecture: dict, state: dict | None = None
+    ) -> MaskGANGenerator:
+        """Build the generator on the CPU, with ``state["generator"]``'s weights if given."""
+        network = ResnetGenerator(**architecture["generator"])
+        if state is not None:
+            network.load_state_dict(state["generator"])
+        return cls(network, architecture)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device=None) -> MaskGANGenerator:
+        """Load a checkpoint whose sidecar has ``"generator": "gan"`` and an ``"architecture"``.
+
+        Args:
+            path: the ``.pt`` written by ``save_checkpoint``.
+            device: where to put it; None picks CUDA when present.
+
+        Raises:
+            InputError: the checkpoint is not a mask GAN.
+        """
+        state, sidecar = load_checkpoint(path)
+        if (
+            sidecar.get("generator") != "gan"
+            or "architecture" not in sidecar
+            or "generator" not in state
+        ):
+            raise InputError(
+                path,
+                f"not a mask GAN checkpoint (generator {sidecar.get('generator')!r})",
+            )
+        return cls.from_architecture(sidecar["architecture"], state).to(
+            pick_device() if device is None else device
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def to(self, device) -> MaskGANGenerator:
+        """Move the network to ``device``; returns self."""
+        self.network.to(torch.device(device))
+        return self
+
+    def sample(
+        self,
+        images: np.ndarray | None,
+        labels: np.ndarray,
+        per_mask: int,
+        *,
+        seed: int = 0,
+        batch_size: int = 32,
+        device=None,
+        **_,
+    ) -> dict[str, np.ndarray]:
+        """Generate ``per_mask`` images per mask; each sample's noise depends only on its seed.
+
+        Args:
+            images: the real slices (unused: the GAN sees only the masks), for the common
+                generator call ``sample(images, labels, per_mask, ...)``.
+            labels: integer (N, H, W) masks in 0..classes (the real training masks).
+            per_mask: K, synthetic images per mask.
+            seed: base seed; sample noise comes from (seed, source_index, sample).
+            batch_size: samples generated together; results depend on it only up to rounding.
+            device: where to run (the network moves there); None keeps its current device.
+
+        Returns:
+            ``image`` float32 (N*K, C, H, W) in [-1, 1], ordered by mask then sample;
+            ``label`` uint8 (N*K, H, W), the conditioning mask; ``source_index``, ``sample``
+            and ``seed`` int64 (N*K,) from :func:`~radsynth.synthesis.sampling.plan_samples`.
+        """
+        labels = np.asarray(labels)
+        if labels.ndim != 3:
+            raise ValueError(f"need labels (N, H, W), got {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() > self.classes):
+            raise ValueError(
+                f"labels must lie in 0..{self.classes}, got {labels.min()}..{labels.max()}"
+            )
+        if device is not None:
+            self.to(device)
+        device, network = self.device, self.network.eval()
+        n, height, width = labels.shape
+        plan = plan_samples(n, per_mask, seed)
+        masks = to_device(labels, device, torch.long)
+        rows = torch.as_tensor(plan["source_index"], device=device)
+        out = np.empty(
+            (len(rows), self.image_channels, height, width), dtype=np.float32
+        )
+        with torch.inference_mode():
+            for start in range(0, len(rows), batch_size):
+                part = slice(start, start + batch_size)
+                noise = sample_noise(
+                    plan["seed"][part], (self.noise_channels, height, width)
+                ).to(device)
+                with autocast(device):
+                    image = network(mask_inputs(masks[rows[part]], self.classes, noise))
+                out[part] = image.float().clamp(-1.0, 1.0).cpu().numpy()
+        return {
+            "image": out,
+            "label": labels[plan["source_index"]].astype(np.uint8),
+            **plan,
+        }
