@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from radsynth.io import InputError, save_checkpoint
-from radsynth.synthesis import synthesize
-from radsynth.train.diffusion import load_synthesizer, train_diffusion
+from radsynth.synthesis.prompts import tokenize
+from radsynth.train.diffusion import train_ddpm
 
-TINY = {"channels": (8, 16), "attention_levels": (False, False), "num_res_blocks": 1, "norm_num_groups": 8}
+TINY = {"channels": (8, 16), "attention_levels": (False, True), "num_head_channels": 8, "norm_num_groups": 8}
 
 
 def disks(n=8, size=16, seed=0):
@@ -24,59 +23,61 @@ def disks(n=8, size=16, seed=0):
     return images, labels
 
 
-def train(iterations, **kwargs):
+def prompts(n=8):
+    return tokenize([["mri", "t2", "brain", "lesion"] if i % 2 else ["ultrasound", "breast", "benign"] for i in range(n)])
+
+
+def train(iterations, text=True, **kwargs):
     torch.set_num_threads(1)
-    images, labels = disks()
-    options = dict(unet=TINY, iterations=iterations, batch_size=8, lr=2e-3, condition_dropout=0.2,
-                   edge_sigma=1.0, seed=0, device="cpu", log_every=10)
-    return train_diffusion(images, labels, **{**options, **kwargs})
+    images, _ = disks()
+    options = dict(unet=TINY, prompt_dim=16, iterations=iterations, batch_size=8, lr=2e-3, seed=0, device="cpu", log_every=10)
+    return train_ddpm(images, tokens=prompts() if text else None, **{**options, **kwargs})
 
 
-def test_one_step_changes_weights():
-    before = train(1, lr=0.0).state["unet"]  # lr 0: the initial weights, same seed
-    after = train(1).state["unet"]
-    assert any(not torch.equal(before[k], after[k]) for k in before)
+def test_one_step_changes_unet_and_prompt_embedding():
+    before = train(1, lr=0.0).state  # lr 0: the initial weights, same seed
+    after = train(1, text_dropout=0.0).state
+    for name in ("unet", "prompt_encoder"):
+        assert any(not torch.equal(before[name][k], after[name][k]) for k in before[name])
 
 
-def test_loss_decreases():
-    result = train(40)
+def test_loss_decreases_and_is_logged():
+    result = train(40, prediction_type="sample")
     loss = result.history["loss"].to_numpy()
     assert list(result.history["iteration"]) == [10, 20, 30, 40]
     assert loss[-1] < 0.7 * loss[0]
     assert result.images_per_second > 0
 
 
-def test_checkpoint_round_trip(tmp_path):
-    result = train(2)
-    path = tmp_path / "diffusion.pt"
-    save_checkpoint(path, result.state, {"architecture": result.architecture})
-    model = load_synthesizer(path, device="cpu")
-    assert model.edge_sigma == 1.0 and model.condition_dropout == 0.2
-    assert model.scheduler == result.architecture["scheduler"]
-    images, labels = disks(2)
-    a = synthesize(model, images, labels, per_mask=1, steps=3, seed=1, device="cpu")["image"]
-    b = synthesize(result.synthesizer(), images, labels, per_mask=1, steps=3, seed=1, device="cpu")["image"]
-    np.testing.assert_array_equal(a, b)
+def test_unconditional_model_has_no_prompt_encoder():
+    result = train(2, text=False)
+    assert set(result.state) == {"unet"} and result.architecture["prompt_dim"] is None
+    assert not result.architecture["unet"]["with_conditioning"]
 
 
-def test_load_rejects_foreign_checkpoint(tmp_path):
-    path = tmp_path / "other.pt"
-    save_checkpoint(path, {"generator": {}}, {})
-    with pytest.raises(InputError):
-        load_synthesizer(path, device="cpu")
+def test_same_seed_same_weights():
+    a, b = train(3).state, train(3).state
+    assert all(torch.equal(a["unet"][k], b["unet"][k]) for k in a["unet"])
 
 
-@pytest.mark.parametrize("prediction_type", ["v_prediction", "sample"])
+def test_fine_tuning_starts_from_the_pretrained_weights():
+    pretrained = train(5)
+    tuned = train(1, lr=0.0, init=(pretrained.state, pretrained.architecture))
+    for name in ("unet", "prompt_encoder"):
+        assert all(torch.equal(pretrained.state[name][k], tuned.state[name][k]) for k in tuned.state[name])
+    with pytest.raises(ValueError, match="architecture"):
+        train(1, prompt_dim=8, init=(pretrained.state, pretrained.architecture))
+
+
+@pytest.mark.parametrize("prediction_type", ["v_prediction", "sample", "epsilon"])
 def test_prediction_types_ema_and_cosine_schedule(prediction_type):
-    result = train(3, prediction_type=prediction_type, ema_decay=0.99, lr_schedule="cosine", mask_fill=0.0)
-    assert set(result.state) == {"unet", "unet_online"}
-    model = result.synthesizer()
-    assert model.scheduler["prediction_type"] == prediction_type and model.mask_fill == 0.0
-    images, labels = disks(1)
-    out = synthesize(model, images, labels, per_mask=1, steps=2, seed=0, device="cpu")
-    assert np.isfinite(out["image"]).all()
+    result = train(3, prediction_type=prediction_type, ema_decay=0.99, lr_schedule="cosine")
+    assert set(result.state) == {"unet", "prompt_encoder", "unet_online"}
+    assert result.architecture["scheduler"]["prediction_type"] == prediction_type
 
 
-def test_bad_lr_schedule():
+def test_bad_inputs():
     with pytest.raises(ValueError):
         train(1, lr_schedule="step")
+    with pytest.raises(ValueError):
+        train_ddpm(np.zeros((4, 16, 16), np.float32), iterations=1)
