@@ -6,6 +6,7 @@ Each function takes arrays or tables and a path, and writes one PNG atomically.
 from __future__ import annotations
 
 import os
+import textwrap
 
 import nibabel as nib
 import numpy as np
@@ -259,38 +260,53 @@ def translation_figure(examples: dict[str, dict[str, np.ndarray]], path: str | o
     _save(fig, path)
 
 
-def synthetic_figure(
+def _contours(ax, label: np.ndarray) -> None:
+    """Each foreground class of an (H, W) label map as a contour in its label colour."""
+    shown = _radiological(label)
+    for value in (v for v in np.unique(shown) if v > 0):
+        ax.contour((shown == value).astype(float), levels=[0.5], linewidths=0.6,
+                   colors=_LABEL_COLOURS[(int(value) - 1) % len(_LABEL_COLOURS)])
+
+
+def generator_figure(
     real: np.ndarray,
     labels: np.ndarray,
-    control: np.ndarray,
-    samples: np.ndarray,
+    samples: dict[str, dict[str, np.ndarray]],
     channels: list[str],
     path: str | os.PathLike,
+    prompts: dict[str, str] | None = None,
 ) -> None:
-    """Synthetic images beside the real slice whose mask (and edges) conditioned them.
+    """Each generator's samples beside the real slice whose mask conditioned them.
+
+    One row per source slice: the real image (first channel), its mask over it, then each
+    generator's K samples (first channel) with the contours of the sample's own label (for an
+    unconditional generator such as the DDPM, the mask it drew with the image).
 
     Args:
-        real: (R, C, H, W) real slices in [-1, 1].
-        labels: (R, H, W) their masks (drawn as red contours everywhere).
-        control: (R, 1, H, W) control maps the generator saw.
-        samples: (R, K, C, H, W) synthetic images generated from each real slice's mask.
-        channels: channel names (C,).
+        real: (N, C, H, W) real slices in [-1, 1].
+        labels: (N, H, W) their masks.
+        samples: generator -> ``image`` (N, K, C, H, W) in [-1, 1] and ``label`` (N, K, H, W).
+        channels: channel names (C,); the first is shown.
         path: PNG to write.
+        prompts: generator -> text prompt, printed under that generator's first column title.
     """
-    n_samples = min(samples.shape[1], 3)
-    titles = [f"real {c}" for c in channels] + ["control"]
-    titles += [f"synthetic {k + 1} {c}" for k in range(n_samples) for c in channels]
-    fig, axes = _canvas(len(real), len(titles), 1.6, 1.7)
+    columns = [(None, 0), (None, 1)] + [(g, k) for g, s in samples.items() for k in range(s["image"].shape[1])]
+    fig, axes = _canvas(len(real), len(columns), 1.6, 1.7)
     for row in range(len(real)):
-        panels = [real[row, c] for c in range(len(channels))] + [control[row, 0]]
-        panels += [samples[row, k, c] for k in range(n_samples) for c in range(len(channels))]
-        for col, plane in enumerate(panels):
-            _image(axes[row, col], plane)
-            if col != len(channels) and labels[row].any():
-                axes[row, col].contour(_radiological(labels[row]).astype(float), levels=[0.5],
-                                       colors="#ff3030", linewidths=0.6)
-    for col, title in enumerate(titles):
-        axes[0, col].set_title(title, fontsize=6)
+        _image(axes[row, 0], real[row, 0])
+        _image(axes[row, 1], real[row, 0])
+        mask = _radiological(labels[row]).astype(float)
+        mask[mask == 0] = np.nan  # background stays transparent
+        axes[row, 1].imshow(mask, cmap=ListedColormap(_LABEL_COLOURS), vmin=0.5, vmax=len(_LABEL_COLOURS) + 0.5,
+                            alpha=0.45, interpolation="nearest")
+        for col, (generator, k) in enumerate(columns[2:], start=2):
+            _image(axes[row, col], samples[generator]["image"][row, k, 0])
+            _contours(axes[row, col], samples[generator]["label"][row, k])
+    titles = [f"real {channels[0]}", "real mask"] + [f"{g} {k + 1}" for g, k in columns[2:]]
+    for col, ((generator, k), title) in enumerate(zip(columns, titles)):
+        prompt = (prompts or {}).get(generator) if k == 0 else None
+        # Prompts are long: wrapped, in small type, under the generator's first column only.
+        axes[0, col].set_title(title + ("\n" + textwrap.fill(prompt, 28) if prompt else ""), fontsize=6)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

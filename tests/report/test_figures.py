@@ -1,7 +1,14 @@
+import struct
+
 import numpy as np
 import pandas as pd
 
-from radsynth.report.figures import dice_figure, loss_figure, synthetic_figure, translation_figure
+from radsynth.report.figures import (
+    dice_figure,
+    generator_figure,
+    loss_figure,
+    translation_figure,
+)
 
 
 def _png(path):
@@ -20,7 +27,7 @@ def test_loss_and_dice_figures(tmp_path):
     _png(tmp_path / "dice.png")
 
 
-def test_translation_and_synthetic_figures(tmp_path):
+def test_translation_and_generator_figures(tmp_path):
     rng = np.random.default_rng(0)
     plain = {k: rng.uniform(-1, 1, (2, 16, 16)).astype(np.float32) for k in ("source", "target", "output")}
     plain["case"] = np.array(["s:1", "s:2"])
@@ -32,11 +39,19 @@ def test_translation_and_synthetic_figures(tmp_path):
     _png(tmp_path / "t.png")
     labels = np.zeros((2, 16, 16), np.uint8)
     labels[:, 4:8, 4:8] = 1
-    synthetic_figure(
-        rng.uniform(-1, 1, (2, 2, 16, 16)), labels, rng.uniform(-1, 1, (2, 1, 16, 16)),
-        rng.uniform(-1, 1, (2, 3, 2, 16, 16)), ["t1", "t2"], tmp_path / "s.png",
-    )
+    labels[1, 10:12, 10:12] = 2
+    samples = {
+        "gan": {"image": rng.uniform(-1, 1, (2, 2, 2, 16, 16)), "label": np.repeat(labels[:, None], 2, 1)},
+        "ddpm": {"image": rng.uniform(-1, 1, (2, 3, 2, 16, 16)), "label": np.zeros((2, 3, 16, 16), np.uint8)},
+        "controlnet": {"image": rng.uniform(-1, 1, (2, 1, 2, 16, 16)), "label": np.repeat(labels[:, None], 1, 1)},
+    }
+    samples["ddpm"]["label"][:, :, 2:9, 3:7] = 1  # the DDPM's own masks
+    prompts = {"controlnet": "an axial T1-weighted brain MRI slice with a glioma"}
+    generator_figure(rng.uniform(-1, 1, (2, 2, 16, 16)), labels, samples, ["t1", "t2"], tmp_path / "s.png", prompts)
     _png(tmp_path / "s.png")
+    # 2 real columns + 2 + 3 + 1 samples, 2 source rows: 1.6 x 1.7 inches a panel at 120 dpi
+    width, height = struct.unpack(">II", (tmp_path / "s.png").read_bytes()[16:24])
+    assert (width, height) == (round(1.6 * 8 * 120), round(1.7 * 2 * 120))
 
 
 def test_display_plane_shows_pictures_as_drawn_and_volumes_radiologically():
