@@ -1,8 +1,10 @@
-"""Sampling throughput (images/s) of the mask-conditioned diffusion UNet: DDPM vs DDIM, per size.
+"""Sampling throughput (images/s) of the EMIT-Diff generator: DDPM vs DDIM, per image size.
 
-Times ``DiffusionInferer.sample`` with an untrained network of the workflow's architecture
-(weights do not change the cost). On a CPU, ``--max-steps`` times only the first steps of each
-sampler and extrapolates to the full count; such rows are marked ``extrapolated``.
+Times ``ControlNetDiffusionInferer.sample`` with untrained networks of the workflow's
+architecture (weights do not change the cost): the text-conditioned DiffusionModelUNet, its
+ControlNet and the prompt encoder, bf16 autocast on a GPU, a whole batch per call. On a
+CPU, ``--max-steps`` times only the first steps of each sampler and extrapolates to the
+full count; such rows are marked ``extrapolated``.
 
 Examples:
     python benchmarks/sampling_throughput.py                       # all sizes and samplers
@@ -17,9 +19,19 @@ import time
 
 import pandas as pd
 import torch
-from monai.inferers import DiffusionInferer
+from monai.inferers import ControlNetDiffusionInferer
 
-from radsynth.nets.diffusion import build_unet, ddim_scheduler, ddpm_scheduler, scheduler_config, unet_config
+from radsynth.nets.diffusion import (
+    PromptEncoder,
+    build_controlnet,
+    build_unet,
+    controlnet_config,
+    ddim_scheduler,
+    ddpm_scheduler,
+    scheduler_config,
+    unet_config,
+)
+from radsynth.synthesis.prompts import MAX_WORDS
 from radsynth.train.common import autocast, pick_device, set_threads
 
 
@@ -37,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-flash", action="store_true", help="MONAI's own attention instead of SDPA")
     parser.add_argument("--norm-num-groups", type=int, default=32)
     parser.add_argument("--image-channels", type=int, default=1)
+    parser.add_argument("--prompt-dim", type=int, default=64, help="width of the prompt embedding")
     parser.add_argument("--guidance", action="store_true", help="classifier-free guidance (doubles the batch)")
     parser.add_argument("--max-steps", type=int, default=None, help="time at most this many steps; extrapolate")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per setting (the best is kept)")
@@ -45,14 +58,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def time_sampling(unet, scheduler, inferer, noise, control, cfg, timed_steps, device) -> float:
+def time_sampling(nets, scheduler, inferer, noise, control, context, cfg, timed_steps, device) -> float:
     """Seconds for one ``inferer.sample`` call over the first ``timed_steps`` timesteps."""
     scheduler.timesteps = scheduler.timesteps[:timed_steps]  # the scheduler is rebuilt per run
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     with torch.inference_mode(), autocast(device):
-        inferer.sample(noise, unet, scheduler=scheduler, conditioning=control, mode="concat", verbose=False, cfg=cfg)
+        inferer.sample(
+            noise, *nets, control, scheduler=scheduler, conditioning=context, mode="crossattn", verbose=False, cfg=cfg
+        )
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -71,9 +86,12 @@ def main(argv=None) -> pd.DataFrame:
         num_res_blocks=args.num_res_blocks,
         num_head_channels=args.num_head_channels,
         norm_num_groups=args.norm_num_groups,
+        cross_attention_dim=args.prompt_dim,
         use_flash_attention=not args.no_flash,
     )
     unet = build_unet(config).to(device).eval()
+    nets = (unet, build_controlnet(controlnet_config(config), unet).to(device).eval())
+    encoder = PromptEncoder(args.prompt_dim).to(device).eval()
     schedule = scheduler_config(1000)
     cfg = 3.0 if args.guidance else None
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}"
@@ -82,6 +100,8 @@ def main(argv=None) -> pd.DataFrame:
         shape = (args.batch_size, args.image_channels, size, size)
         noise = torch.randn(shape, device=device)
         control = torch.where(torch.rand(shape[:1] + (1,) + shape[2:], device=device) < 0.1, 1.0, -1.0)
+        with torch.inference_mode():
+            context = encoder(torch.randint(1, 20, (args.batch_size, MAX_WORDS), device=device))
         for entry in args.samplers:
             kind, steps = entry.split(":")
             steps = int(steps)
@@ -89,10 +109,11 @@ def main(argv=None) -> pd.DataFrame:
                 raise SystemExit(f"unknown sampler {kind!r} (ddpm or ddim)")
             make = (lambda: ddpm_scheduler(schedule)) if kind == "ddpm" else (lambda: ddim_scheduler(schedule, steps))
             timed = min(steps, args.max_steps or steps)
-            inferer = DiffusionInferer(make())
-            time_sampling(unet, make(), inferer, noise, control, cfg, 1, device)  # warm-up (cuDNN, allocator)
+            inferer = ControlNetDiffusionInferer(make())
+            time_sampling(nets, make(), inferer, noise, control, context, cfg, 1, device)  # warm-up (cuDNN, allocator)
             seconds = min(
-                time_sampling(unet, make(), inferer, noise, control, cfg, timed, device) for _ in range(args.repeats)
+                time_sampling(nets, make(), inferer, noise, control, context, cfg, timed, device)
+                for _ in range(args.repeats)
             )
             full = seconds * steps / timed
             rows.append(

@@ -103,6 +103,39 @@ def split_subjects(
     return _frame(names, _assign(order, fractions, wanted), strata=strata)
 
 
+def cross_validation_folds(
+    subjects: Sequence[str], folds: int, seed: int, strata: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """Subject -> fold (0..k-1) for a k-fold comparison over every subject.
+
+    Independent of the train/val/test split: in fold f the subjects of fold f are held out
+    and every other subject trains (and is the only source of that fold's synthetic data).
+
+    Args:
+        subjects: subject identifiers.
+        folds: k, at least 2.
+        seed: random seed.
+        strata: subject -> stratum, or None.
+
+    Returns:
+        A dict subject -> fold.
+    """
+    names = sorted(set(subjects))
+    if folds < 2 or len(names) < folds:
+        raise ValueError(f"{len(names)} subjects cannot fill {folds} cross-validation folds (need k >= 2)")
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(strata[name] if strata else "", []).append(name)
+    # Deal each stratum round-robin, continuing where the previous one stopped, so every fold
+    # gets its share of each stratum and the fold sizes differ by at most one.
+    folds_of, dealt = {}, 0
+    for stratum in sorted(groups):
+        for name in _hash_order(groups[stratum], seed, salt="cv:"):
+            folds_of[name] = dealt % folds
+            dealt += 1
+    return folds_of
+
+
 def _assign(order: Sequence[str], fractions: Mapping[str, float], wanted: Sequence[str]) -> dict[str, str]:
     """Take each wanted split's share from the front of ``order``; the rest is train."""
     if len(order) < len(wanted) + 1:
@@ -198,8 +231,15 @@ def strata_from_table(subjects: Mapping[str, str], path: str | Path, column: str
 
 
 def subjects_in(splits: pd.DataFrame, split: str) -> list[str]:
-    """The subjects of one split, sorted."""
-    return sorted(splits.loc[splits["split"] == split, "subject"])
+    """The subjects of one split, sorted: ``train``/``val``/``test``, or ``cv<f>_train`` /
+    ``cv<f>_test`` of the cross-validation folds (column ``cv_fold``)."""
+    match = re.fullmatch(r"cv(\d+)_(train|test)", split)
+    if match is None:
+        return sorted(splits.loc[splits["split"] == split, "subject"])
+    if "cv_fold" not in splits:
+        raise ValueError(f"{split}: splits.tsv has no cross-validation folds (augmentation.folds)")
+    held_out = splits["cv_fold"] == int(match.group(1))
+    return sorted(splits.loc[held_out if match.group(2) == "test" else ~held_out, "subject"])
 
 
 def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> list[str]:

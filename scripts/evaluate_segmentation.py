@@ -14,7 +14,6 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 device = pick_device(snakemake.params.device)
 params = snakemake.params
-method, setting = snakemake.wildcards.run.split("-", 1)
 
 subjects, affines = [], {}
 for folder in map(Path, params.subject_dirs):
@@ -29,8 +28,8 @@ model = load_segmenter(snakemake.input.model, device=device)
 metrics, predictions = evaluate_segmentation(
     model,
     subjects,
-    method,
-    setting,
+    params.method,
+    params.setting,
     classes=params.classes,
     spatial_dims=params.spatial_dims,
     device=device,

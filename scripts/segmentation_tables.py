@@ -1,5 +1,5 @@
 """Rule segmentation_tables: the DTC table (methods x labelled amounts, with and without
-LCC post-processing) and the augmentation comparison at every label."""
+LCC post-processing)."""
 
 from radsynth.logs import log_to
 from radsynth.report.segmentation import segmentation_table
@@ -19,10 +19,4 @@ summary, table = segmentation_table(
 )
 write_table(summary, table, paths("segmentation"), "Supervised vs semi-supervised segmentation by labelled amount.")
 
-summary, table = segmentation_table(
-    segmentation[~segmentation["metric"].str.startswith("lcc_")],
-    keep=lambda method, augmentation, labelled: method == "supervised" and labelled == "100",
-    labels=["Augmentation"],
-)
-write_table(summary, table, paths("augmentation"), "Segmentation with each augmentation, all labels.")
 log.info("tables written")

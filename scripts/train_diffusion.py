@@ -1,36 +1,60 @@
-"""Rule train_diffusion: DDPM on training slices, conditioned on edge + mask-boundary maps."""
+"""Rule train_diffusion: EMIT-Diff's text-conditioned diffusion UNet on the training slices
+(in an autoencoder's latent space if configured), fine-tuned from local pretrained weights if given."""
 
-from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+import numpy as np
+import torch
+
+from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.synthesis.prompts import subject_tokens
+from radsynth.train.autoencoder import load_autoencoder
 from radsynth.train.common import pick_device, set_threads
-from radsynth.train.diffusion import train_diffusion
+from radsynth.train.diffusion import train_ddpm
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-settings = snakemake.params.settings
+settings, params = snakemake.params.settings, snakemake.params
+device = pick_device(params.device)
 
 train = load_arrays(snakemake.input.train)
-images = select_channels(train, snakemake.params.channels)
-result = train_diffusion(
+images = select_channels(train, params.channels)
+tokens = subject_tokens(params.prompt, train["subject"], params.names)
+flip = True
+if snakemake.input.autoencoder:
+    # Latents do not flip with their image: encode the mirrored slices too, once.
+    codec = load_autoencoder(snakemake.input.autoencoder, device)
+    with torch.inference_mode():
+        pixels = torch.as_tensor(np.concatenate([images, images[..., ::-1, :]]), device=device)
+        images = codec.encode(pixels).cpu().numpy()
+    tokens, flip = np.concatenate([tokens, tokens]), False
+init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
+if init is not None:
+    init = (init[0], init[1]["architecture"])
+
+result = train_ddpm(
     images,
-    train["label"],
+    tokens=tokens,
     unet=settings["unet"],
+    prompt_dim=settings["prompt_dim"],
+    init=init,
     train_timesteps=settings["train_timesteps"],
     prediction_type=settings["prediction_type"],
     lr_schedule=settings["lr_schedule"],
-    mask_fill=settings["mask_fill"],
     iterations=settings["iterations"],
     batch_size=settings["batch_size"],
     lr=settings["lr"],
-    condition_dropout=settings["condition_dropout"],
-    edge_sigma=settings["edge_sigma"],
-    seed=snakemake.params.seed,
-    device=pick_device(snakemake.params.device),
+    text_dropout=settings["text_dropout"],
+    flip=flip,
+    seed=params.seed,
+    device=device,
 )
 sidecar = {
     "architecture": result.architecture,
-    "channels": snakemake.params.channels,
+    "channels": params.channels,
+    "prompt": params.prompt,
+    "latent": bool(snakemake.input.autoencoder),
+    "pretrained": snakemake.input.pretrained or None,
     "settings": settings,
     "data_hash": file_hash(snakemake.input.train),
     "images_per_second": result.images_per_second,

@@ -1,5 +1,5 @@
-"""Rule train_segmentation: one run = method, augmentation, labelled amount (``25`` %, or
-``n8`` subjects) and seed."""
+"""Rule train_segmentation: one run of the semi-supervised table = method, labelled amount
+(``25`` %, or ``n8`` subjects) and seed."""
 
 import pandas as pd
 
@@ -22,15 +22,11 @@ seed = int(wildcards.seed)
 token = wildcards.labelled
 amount = int(token[1:]) if token.startswith("n") else int(token) / 100
 labelled = labelled_subset(subjects_in(splits, "train"), amount, seed)
-synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic else None
 
 result = train_segmentation(
     train,
     method=wildcards.method,
     labelled_subjects=labelled,
-    classic=wildcards.augmentation == "classic",
-    synthetic=synthetic,
-    synthetic_fraction=settings["synthetic_fraction"],
     network=settings["network"],
     loss=settings["loss"],
     optimizer=settings["optimizer"],
@@ -49,7 +45,7 @@ sidecar = {
     "architecture": result.architecture,
     "run": {**dict(wildcards), "labelled_subjects": labelled, "channels": settings["channels"]},
     "settings": settings,
-    "data_hash": file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else [])),
+    "data_hash": file_hash(snakemake.input.train),
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)

@@ -1,7 +1,9 @@
+import pandas as pd
 import pytest
 
 from radsynth.io import InputError
 from radsynth.split import (
+    cross_validation_folds,
     fixed_split,
     labelled_subset,
     split_subjects,
@@ -113,3 +115,21 @@ def test_strata_from_a_table(tmp_path):
         strata_from_table({"z": "z"}, tmp_path / "info.tsv", "grade")
     with pytest.raises(ValueError, match="does not match"):
         strata_from_pattern({"q": "q"}, "^(benign|malignant)")
+
+
+def test_cross_validation_folds_hold_out_every_subject_once_and_keep_strata():
+    names = [f"s{i:02d}" for i in range(12)]
+    strata = {name: "malignant" if i % 3 == 0 else "benign" for i, name in enumerate(names)}
+    folds = cross_validation_folds(names, 3, seed=0, strata=strata)
+    assert sorted(folds) == names and sorted(set(folds.values())) == [0, 1, 2]
+    for fold in range(3):
+        held_out = [n for n in names if folds[n] == fold]
+        assert len(held_out) == 4 and sum(strata[n] == "malignant" for n in held_out) in (1, 2)
+    splits = pd.DataFrame({"subject": names, "split": "train", "cv_fold": [folds[n] for n in names]})
+    for fold in range(3):
+        train, test = subjects_in(splits, f"cv{fold}_train"), subjects_in(splits, f"cv{fold}_test")
+        assert not set(train) & set(test) and sorted(train + test) == names
+    with pytest.raises(ValueError, match="folds"):
+        cross_validation_folds(names[:2], 3, seed=0)
+    with pytest.raises(ValueError, match="cross-validation"):
+        subjects_in(splits.drop(columns="cv_fold"), "cv0_train")

@@ -9,7 +9,7 @@ The folder written is what ``nnUNetv2_plan_and_preprocess`` reads from ``nnUNet_
         imagesTs/..., labelsTs/...                              held-out cases, for evaluation
 
 Real cases are the preprocessed volumes, with their geometry copied exactly. Synthetic pairs
-(``synthetic/diffusion.npz``) are single slices, written as (H, W, 1) volumes placed where
+(``synthetic/train/<generator>.npz``) are single slices, written as (H, W, 1) volumes placed where
 their source slice lies in the source subject. A dataset that mixes 3D real cases with
 single-slice synthetic cases is meant for nnU-Net's ``2d`` configuration only
 (``nnUNetv2_plan_and_preprocess -c 2d``, ``nnUNetv2_train ... 2d``): the 3D configurations
@@ -63,7 +63,7 @@ def export_nnunet(
         test_dirs: case id -> folder, exported to ``imagesTs``/``labelsTs``.
         channels: channel names, in the order of ``_0000``, ``_0001``, ...
         classes: foreground label values.
-        synthetic: arrays of ``synthetic/diffusion.npz`` (``image``, ``channels``, ``label``,
+        synthetic: arrays of ``synthetic/train/<generator>.npz`` (``image``, ``channels``, ``label``,
             ``subject``, ``sample``, ``slice``); each pair becomes the training case
             ``synth_<subject>_s<slice>_k<sample>``. Its source subject must be a key of
             ``train_dirs``.

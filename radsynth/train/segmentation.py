@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from monai.losses import DiceCELoss, DiceLoss
 
-from radsynth.augment import classic_augmentation
+from radsynth.augment import build_augmentation
 from radsynth.io import load_checkpoint
 from radsynth.nets.segmentation import BACKBONE_ARGS, DualHeadNet, build_segmenter
 from radsynth.train.batches import Batches, mask_boxes, pad_to, rot_flip
@@ -130,7 +130,7 @@ def train_segmentation(
     *,
     method: str = "supervised",
     labelled_subjects: Sequence[str] | None = None,
-    classic: bool = False,
+    augmentation: str = "none",
     synthetic: dict | None = None,
     synthetic_fraction: float = 0.0,
     network: dict | None = None,
@@ -157,7 +157,8 @@ def train_segmentation(
             axis, and ``mask`` (N, X, Y, Z), whose box bounds the patches), and ``subject`` (N,).
         method: one of :data:`METHODS` (see the module docstring).
         labelled_subjects: subjects whose labels may be used (None: all of them).
-        classic: apply classic augmentation (:func:`radsynth.augment.classic_augmentation`).
+        augmentation: a transform augmentation of :data:`radsynth.augment.AUGMENTATIONS`
+            ("none"; EMIT-Diff's baselines "contrast", "noise", "rotate", "scale"; "deepstack").
         synthetic: ``image`` (M, C, H, W) and ``label`` (M, H, W) (optional ``sdf``) pairs
             mixed into every labelled batch; None for real data only.
         synthetic_fraction: share of each labelled batch drawn from ``synthetic``.
@@ -179,7 +180,7 @@ def train_segmentation(
         device: "cpu", "cuda" or None (CUDA when present).
         log_every: iterations averaged per history row.
         optimizer: "adamw" (constant lr) or "sgd" (DTC: momentum 0.9, wd 1e-4, step decay).
-        augmentation_prob: per-sample probability of each classic transform.
+        augmentation_prob: per-sample probability of a baseline transform.
 
     Returns:
         A :class:`SegmentationResult`.
@@ -256,7 +257,7 @@ def train_segmentation(
         boxes=None if boxes is None else torch.as_tensor(boxes[rows]),
         unlabelled_boxes=None if boxes is None else torch.as_tensor(boxes[~labelled]),
     )
-    augment = classic_augmentation(None, augmentation_prob, seed) if classic else None
+    augment = build_augmentation(augmentation, augmentation_prob, seed, spatial_dims)
 
     log = LossLog(log_every)
     start = time.perf_counter()

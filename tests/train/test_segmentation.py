@@ -40,7 +40,7 @@ def run(data, method="supervised", **overrides):
     args = dict(
         method=method,
         labelled_subjects=LABELLED,
-        classic=False,
+        augmentation="none",
         synthetic=None,
         synthetic_fraction=0.0,
         network=NETWORK,
@@ -108,15 +108,15 @@ def test_mean_teacher_follows_the_student_by_ema():
     assert not teacher.teacher.weight.requires_grad
 
 
-@pytest.mark.parametrize("method,classic", [("supervised", False), ("dtc", False), ("dtc", True), ("mean_teacher", False)])
-def test_unlabelled_labels_never_used(packed, method, classic):
-    clean = run(packed, method, classic=classic).state["segmenter"]
-    dirty = run(poisoned(packed), method, classic=classic).state["segmenter"]
+@pytest.mark.parametrize("method,augmentation", [("supervised", "none"), ("dtc", "none"), ("dtc", "deepstack"), ("mean_teacher", "none")])
+def test_unlabelled_labels_never_used(packed, method, augmentation):
+    clean = run(packed, method, augmentation=augmentation).state["segmenter"]
+    dirty = run(poisoned(packed), method, augmentation=augmentation).state["segmenter"]
     assert all(torch.equal(clean[key], dirty[key]) for key in clean)
 
 
 def test_history_and_throughput(packed):
-    result = run(packed, "dtc", classic=True)
+    result = run(packed, "dtc", augmentation="rotate")
     assert {"loss", "supervised", "sdf", "consistency", "consistency_weight", "lr"} <= set(
         result.history.columns
     )
@@ -131,7 +131,7 @@ def test_synthetic_batches(packed):
     assert np.isfinite(result.history["loss"]).all()
     # DTC on batches that are all synthetic: no SDF target, so the SDF term is 0, not NaN.
     result = run(
-        packed, "dtc", classic=True, synthetic=synthetic, synthetic_fraction=1.0
+        packed, "dtc", augmentation="rotate", synthetic=synthetic, synthetic_fraction=1.0
     )
     assert np.isfinite(result.history["loss"]).all() and (result.history["sdf"] == 0).all()
     with_sdf = {**synthetic, "sdf": packed["sdf"][:4]}

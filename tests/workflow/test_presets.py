@@ -18,6 +18,8 @@ ROOTS = {
     "dtc_la_cpu": SHARED / "la2018_h5",
     "dtc_la": None,  # generated: the DTC h5 layout with train.list / test.list
     "busi": SHARED / "busi",
+    "emitdiff_busi_cpu": SHARED / "busi",
+    "emitdiff_busi": None,  # generated: BUSI picture pairs
     "lgg_slices": SHARED / "lgg_kaggle3m",
     "reggan_lgg_cpu": SHARED / "lgg_kaggle3m",
     "reggan_brats": None,  # generated: BraTS 2021 naming
@@ -44,6 +46,23 @@ def make_h5_dataset(root, train: int, test: int) -> dict:
     return {split: str(root / f"{split}.list") for split in lists}
 
 
+def make_picture_pairs(root, count: int) -> None:
+    """BUSI-like grey PNG pairs ("benign (i).png" / "malignant (i).png", masks 0/255)."""
+    import numpy as np
+    from skimage.io import imsave
+
+    rng = np.random.default_rng(0)
+    for folder in ("images", "masks"):
+        (root / folder).mkdir(parents=True)
+    for i in range(count):
+        name = f"{'benign' if i % 2 else 'malignant'} ({i + 1}).png"
+        image = rng.integers(0, 255, (70 + i, 90), dtype=np.uint8)
+        mask = np.zeros(image.shape, np.uint8)
+        mask[20:40, 30:60] = 255
+        imsave(root / "images" / name, image, check_contrast=False)
+        imsave(root / "masks" / name, mask, check_contrast=False)
+
+
 def test_every_preset_is_covered():
     assert {p.stem for p in (REPO / "config" / "experiments").glob("*.yaml")} == set(ROOTS)
 
@@ -59,6 +78,9 @@ def test_preset_builds_its_dag(preset, tmp_path):
     if root is None and config["dataset"]["kind"] == "h5":
         root = tmp_path / "LA"
         config["split"]["lists"] = make_h5_dataset(root, train=3, test=2)
+    elif root is None and config["dataset"]["kind"] == "image_pairs":
+        root = tmp_path / "BUSI"
+        make_picture_pairs(root, 12)
     elif root is None:
         root = tmp_path / "brats"
         make_dataset(root, 4)

@@ -20,6 +20,7 @@ PRESETS = {
     "brats_like": ("brats_like", 2, 4, (96, 96)),
     "la2018_h5": ("la2018_h5", 12, 1, (112, 112)),
     "busi": ("busi", 80, 1, (128, 128)),
+    "emitdiff_busi_cpu": ("busi", 80, 1, (64, 64)),
     "lgg_slices": ("lgg_kaggle3m", 6, 3, (128, 128)),
 }
 
@@ -122,7 +123,7 @@ def test_lgg_slices_run_the_whole_dag(tmp_path):
     config_path, _ = _config("lgg_slices", tmp_path, preprocess={"size": [64, 64]})
     _run(tmp_path, config_path)
     results = tmp_path / "results" / "lgg"
-    for table in ("translation", "segmentation", "augmentation"):
+    for table in ("translation", "segmentation", "augmentation", "synthesis"):
         assert len(pd.read_csv(results / "tables" / f"{table}.csv")) > 0, table
     for figure in ("data", "translation", "synthetic", "losses", "dice"):
         assert (results / "figures" / f"{figure}.png").exists(), figure
@@ -164,3 +165,22 @@ def test_dtc_la_cpu_runs_end_to_end(tmp_path):
     assert len(sidecar["run"]["labelled_subjects"]) == 2 and sidecar["architecture"]["spatial_dims"] == 3
     prediction = nib.load(next((results / "predictions" / "segmentation" / "dtc-none-n2-s0").glob("*.nii.gz")))
     assert prediction.shape == (112, 80, 48)
+
+
+@pytest.mark.realdata
+@pytest.mark.integration
+def test_emitdiff_comparison_on_breast_ultrasound(tmp_path):
+    if not (SHARED / "busi").exists():
+        pytest.skip("busi is absent")
+    config_path, _ = _config("emitdiff_busi_cpu", tmp_path, preprocess={"size": [32, 32]})
+    _run(tmp_path, config_path, "augmentation_tables", "synthetic_figure")
+    results = tmp_path / "results" / "emitdiff_busi_cpu"
+    table = pd.read_csv(results / "tables" / "augmentation.csv")
+    assert {"none", "deepstack", "gan", "ddpm", "controlnet"} <= set(table["method"])
+    splits = pd.read_csv(results / "splits.tsv", sep="\t")
+    for fold in (0, 1):
+        provenance = json.loads((results / "synthetic" / f"cv{fold}_train" / "controlnet.json").read_text())
+        # prompts carry the pathology of each training image's file name
+        assert {"ultrasound breast benign", "ultrasound breast malignant"} <= set(provenance["prompts"])
+        assert not set(provenance["source_subjects"]) & set(splits.loc[splits["cv_fold"] == fold, "subject"])
+    assert (results / "figures" / "synthetic.png").stat().st_size > 10_000

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation"]
+TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis"]
 FIGURES = ["data", "phantom", "translation", "noise_curve", "synthetic", "losses", "dice"]
 
 
@@ -43,7 +43,11 @@ def test_every_table_has_numbers(tiny_run):
     segmentation = pd.read_csv(tiny_run / "tables" / "segmentation.csv")
     assert set(segmentation["method"]) == {"supervised", "dtc"}
     augmentation = pd.read_csv(tiny_run / "tables" / "augmentation.csv")
-    assert set(augmentation["setting"]) == {"none-100", "classic-100", "diffusion-100"}
+    assert set(augmentation["method"]) == {"none", "rotate", "deepstack", "gan", "ddpm", "controlnet"}
+    assert (augmentation.loc[augmentation["metric"] == "dice", "folds"] == 2).all()
+    synthesis = pd.read_csv(tiny_run / "tables" / "synthesis.csv")
+    assert {"structure_dice", "diversity", "ms_ssim_to_source", "fsd"} <= set(synthesis["metric"])
+    assert "Structure Dice" in (tiny_run / "tables" / "augmentation.md").read_text()
 
 
 @pytest.mark.integration
@@ -63,7 +67,19 @@ def test_splits_are_by_subject_and_synthetic_data_comes_from_training(tiny_run):
     for split in ("train", "test"):
         with np.load(tiny_run / "packed" / f"{split}.npz") as packed:
             assert set(packed["subject"]) == set(splits.loc[splits["split"] == split, "subject"])
-    with np.load(tiny_run / "synthetic" / "diffusion.npz") as synthetic:
+    for fold in (0, 1):
+        held_out = set(splits.loc[splits["cv_fold"] == fold, "subject"])
+        with np.load(tiny_run / "packed" / f"cv{fold}_train.npz") as packed:
+            assert set(packed["subject"]) == set(splits["subject"]) - held_out
+        for generator in ("gan", "ddpm", "controlnet"):
+            with np.load(tiny_run / "synthetic" / f"cv{fold}_train" / f"{generator}.npz") as synthetic:
+                sources = set(synthetic["subject"]) - {""}  # "": the unconditional DDPM's own masks
+                assert sources and not sources & held_out if generator != "ddpm" else not sources
+            provenance = json.loads((tiny_run / "synthetic" / f"cv{fold}_train" / f"{generator}.json").read_text())
+            assert not set(provenance["training_subjects"]) & held_out
+            sidecar = json.loads((tiny_run / "models" / "synthesis" / f"cv{fold}_train" / f"{generator}.json").read_text())
+            assert sidecar["generator"] == generator and sidecar["data_hash"]
+    with np.load(tiny_run / "synthetic" / "train" / "controlnet.npz") as synthetic:
         assert set(synthetic["subject"]) <= train
 
 
@@ -157,13 +173,14 @@ def test_semi_supervised_methods_in_3d_on_patches(tmp_path):
         "preprocess: {size: [32, 32, 12]}\n"
         "translation: {methods: []}\n"
         "segmentation: {spatial_dims: 3, patch_size: [16, 16, 8], stride: [8, 8, 4], rotate_flip: true,\n"
-        "  augmentations: [none], methods: [supervised_sdf, mean_teacher], labelled: [2], seeds: [0, 1]}\n"
+        "  methods: [supervised_sdf, mean_teacher], labelled: [2], seeds: [0, 1]}\n"
+        "augmentation: {methods: []}\n"
     )
     run = tmp_path / "results" / "phantom"
     done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "3d.yaml"), "--config", "scale=tiny",
                      "--", "results/phantom/tables/segmentation.md", "results/phantom/figures/losses.png")
     assert done.returncode == 0, done.stderr[-5000:]
-    assert (run / "figures" / "losses.png").exists()  # without a diffusion model too
+    assert (run / "figures" / "losses.png").exists()  # without any generator too
     summary = pd.read_csv(run / "tables" / "segmentation.csv")
     assert set(summary["method"]) == {"supervised", "supervised_sdf", "mean_teacher"}
     assert set(summary["setting"]) == {"none-100", "none-n2"} and (summary["seeds"] == 2).all()

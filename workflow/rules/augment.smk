@@ -1,28 +1,131 @@
-# Synthetic image/mask pairs from the diffusion model, conditioned on training masks only.
+# The augmentation comparison (EMIT-Diff's table): in each fold of a k-fold split over the
+# subjects, one segmenter per augmentation, trained on the fold's training subjects (plus
+# synthetic pairs from generators trained on those subjects only) and scored on the rest.
 
 
-rule synthesize:
+rule train_augmented:
     input:
-        model=f"{R}/models/diffusion/ddpm.pt",
-        train=f"{R}/packed/train.npz",
-        splits=f"{R}/splits.tsv",
+        train=f"{R}/packed/cv{{fold}}_train.npz",
+        synthetic=synthetic_input,
     output:
-        pairs=f"{R}/synthetic/diffusion.npz",
-        provenance=f"{R}/synthetic/diffusion.json",
+        model=f"{R}/models/augmentation/cv{{fold}}/{{method}}.pt",
+        sidecar=f"{R}/models/augmentation/cv{{fold}}/{{method}}.json",
+        history=f"{R}/models/augmentation/cv{{fold}}/{{method}}.loss.tsv",
     log:
-        log_path("synthesize"),
+        log_path("train_augmented", "cv{fold}/{method}"),
     benchmark:
-        bench_path("synthesize")
+        bench_path("train_augmented", "cv{fold}/{method}")
+    wildcard_constraints:
+        fold=r"\d+",
+        method="none|contrast|noise|rotate|scale|deepstack|" + "|".join(GENERATORS),
     conda:
         "../../envs/gpu.yaml"
     threads: 1
     resources:
         gpu=1,
     params:
-        per_mask=config["synthesis"]["per_mask"],
-        settings=config["diffusion"],
-        channels=SEGMENTATION["channels"],
+        settings=SEGMENTATION,
+        augmentation=AUGMENTATION,
         seed=config["seed"],
         device=config["device"],
     script:
-        "../../scripts/synthesize.py"
+        "../../scripts/train_augmented.py"
+
+
+rule evaluate_augmented:
+    input:
+        model=f"{R}/models/augmentation/cv{{fold}}/{{method}}.pt",
+        subjects=lambda wildcards: expand(
+            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
+            subject=subjects_of(f"cv{wildcards.fold}_test"),
+            file=SEGMENTATION["channels"] + ["label"],
+        ),
+    output:
+        metrics=f"{R}/metrics/augmentation/cv{{fold}}/{{method}}.csv",
+        predictions=directory(f"{R}/predictions/augmentation/cv{{fold}}/{{method}}"),
+    log:
+        log_path("evaluate_augmented", "cv{fold}/{method}"),
+    benchmark:
+        bench_path("evaluate_augmented", "cv{fold}/{method}")
+    wildcard_constraints:
+        fold=r"\d+",
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        subject_dirs=lambda wildcards: expand(
+            f"{R}/preprocessed/{{subject}}",
+            subject=subjects_of(f"cv{wildcards.fold}_test"),
+        ),
+        method=lambda wildcards: wildcards.method,
+        setting=lambda wildcards: f"cv{wildcards.fold}",
+        channels=SEGMENTATION["channels"],
+        classes=DATASET["classes"],
+        spatial_dims=2,
+        patch_size=None,
+        stride=None,
+        lcc=False,
+        device=config["device"],
+    script:
+        "../../scripts/evaluate_segmentation.py"
+
+
+rule synthesis_metrics:
+    input:
+        synthetic=f"{R}/synthetic/cv{{fold}}_train/{{generator}}.npz",
+        train=f"{R}/packed/cv{{fold}}_train.npz",
+        segmenter=f"{R}/models/augmentation/cv{{fold}}/none.pt",
+    output:
+        f"{R}/metrics/synthesis/cv{{fold}}/{{generator}}.csv",
+    log:
+        log_path("synthesis_metrics", "cv{fold}/{generator}"),
+    benchmark:
+        bench_path("synthesis_metrics", "cv{fold}/{generator}")
+    wildcard_constraints:
+        fold=r"\d+",
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        channels=SEGMENTATION["channels"],
+        classes=len(DATASET["classes"]),
+        device=config["device"],
+    script:
+        "../../scripts/synthesis_metrics.py"
+
+
+rule augmentation_tables:
+    input:
+        segmentation=expand(
+            f"{R}/metrics/augmentation/{{run}}.csv", run=augmentation_runs()
+        ),
+        synthesis=expand(
+            f"{R}/metrics/synthesis/cv{{fold}}/{{generator}}.csv",
+            fold=cv_folds(),
+            generator=generators(),
+        ),
+    output:
+        **{
+            f"{table}_{ext}": report(
+                f"{R}/tables/{table}.{ext}",
+                caption=f"../report/table_{table}.rst",
+                category="5. Tables",
+                labels={"table": table, "format": ext},
+            )
+            for table in ["augmentation", "synthesis"]
+            for ext in ["csv", "md", "tex"]
+        },
+    log:
+        log_path("augmentation_tables"),
+    benchmark:
+        bench_path("augmentation_tables")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        order=AUGMENTATION["methods"],
+    script:
+        "../../scripts/augmentation_tables.py"

@@ -46,6 +46,9 @@ os.environ.update(
 
 sys.path.insert(0, workflow.basedir)
 from radsynth.data import discover  # noqa: E402 (needs the path above)
+from radsynth.split import subjects_in  # noqa: E402
+from radsynth.synthesis import GENERATORS  # noqa: E402
+from radsynth.synthesis.prompts import check_terms  # noqa: E402
 
 R = f"{config['results']}/{config['dataset']['name']}"
 DATASET = config["dataset"]
@@ -53,6 +56,8 @@ if DATASET["kind"] == "phantom":
     DATASET["root"] = f"{R}/raw"  # the phantom rule writes its subjects there
 TRANSLATION = config["translation"]
 SEGMENTATION = config["segmentation"]
+AUGMENTATION = config["augmentation"]
+DIFFUSION = config["diffusion"]
 LEVELS = config["misalign"]["levels"]
 LABEL_FILES = ["label", "mask"]
 
@@ -76,6 +81,7 @@ def check_channels():
 
 
 check_channels()
+check_terms(DATASET["prompt"])
 if (
     TRANSLATION["spatial_dims"] == 3
     and len(config["preprocess"].get("size") or []) != 3
@@ -130,9 +136,9 @@ def split_inputs():
 
 
 def subjects_of(split):
-    """Subjects of one split, read from splits.tsv once the split checkpoint has run."""
-    splits = pd.read_csv(checkpoints.split.get().output[0], sep="\t")
-    return sorted(splits.loc[splits["split"] == split, "subject"])
+    """Subjects of one split (train/val/test, or cv<f>_train / cv<f>_test of the comparison's
+    folds), read from splits.tsv once the split checkpoint has run."""
+    return subjects_in(pd.read_csv(checkpoints.split.get().output[0], sep="\t"), split)
 
 
 def nnunet_dir(synthetic=False):
@@ -203,12 +209,10 @@ def segmentation_seeds():
 
 
 def segmentation_runs():
-    """Runs named method-augmentation-labelled-s<seed>: the augmentation comparison uses
-    every training label; the semi-supervised (DTC) table each ``labelled`` amount."""
-    runs = [
-        f"supervised-{augmentation}-100"
-        for augmentation in SEGMENTATION["augmentations"]
-    ]
+    """Runs named method-augmentation-labelled-s<seed> of the semi-supervised (DTC) table:
+    each method at each ``labelled`` amount, and supervised with every label (the bound).
+    """
+    runs = ["supervised-none-100"]
     runs += [
         f"{method}-none-{labelled_token(amount)}"
         for method in SEGMENTATION["methods"]
@@ -225,11 +229,47 @@ def segmentation_train():
     return f"{R}/packed/train.npz"
 
 
+def cv_folds():
+    """Folds of the augmentation comparison (none when it is off)."""
+    if not AUGMENTATION["methods"] or not AUGMENTATION["folds"]:
+        return []
+    return list(range(AUGMENTATION["folds"]))
+
+
+def generators():
+    """The generators the augmentation comparison uses."""
+    return [g for g in GENERATORS if g in AUGMENTATION["methods"]]
+
+
+def augmentation_runs():
+    """cv<fold>/<method> of the comparison; ``none`` always, as the real-data segmenter that
+    scores the generators' structure consistency."""
+    methods = list(dict.fromkeys(["none", *AUGMENTATION["methods"]]))
+    return [f"cv{fold}/{method}" for fold in cv_folds() for method in methods]
+
+
 def synthetic_input(wildcards):
-    """The synthetic pairs, for the runs that mix them into training."""
-    return (
-        f"{R}/synthetic/diffusion.npz" if wildcards.augmentation == "diffusion" else []
-    )
+    """The synthetic pairs of the fold's training subjects, for generator augmentations."""
+    if wildcards.method in GENERATORS:
+        return f"{R}/synthetic/cv{wildcards.fold}_train/{wildcards.method}.npz"
+    return []
+
+
+def autoencoder_input(wildcards):
+    """The latent autoencoder of a training set, when diffusion runs in latent space."""
+    if DIFFUSION["latent"]:
+        return f"{R}/models/synthesis/{wildcards.pack}/autoencoder.pt"
+    return []
+
+
+def export_generator():
+    """The generator whose pairs go into the synthetic nnU-Net export (EMIT-Diff's first)."""
+    return "controlnet" if "controlnet" in generators() else generators()[0]
+
+
+def subject_names():
+    """Subject -> dataset name (prompts take the pathology from the name)."""
+    return {subject: source.name for subject, source in SOURCES.items()}
 
 
 def translation_tables():
@@ -242,23 +282,28 @@ def translation_tables():
     return tables
 
 
-def diffusion_losses():
-    """The diffusion model's loss log, when the run trains one (a list either way)."""
-    if "diffusion" in SEGMENTATION["augmentations"]:
-        return [f"{R}/models/diffusion/ddpm.loss.tsv"]
-    return []
+def generator_losses():
+    """Loss logs of the first fold's generators (a list either way)."""
+    if not cv_folds():
+        return []
+    models = [g if g != "controlnet" else "diffusion" for g in generators()]
+    models += ["controlnet"] if "controlnet" in generators() else []
+    return [f"{R}/models/synthesis/cv0_train/{m}.loss.tsv" for m in models]
 
 
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
-    tables = ["segmentation", "augmentation"]
+    tables = ["segmentation"]
     figures = ["data", "losses", "dice"]
     if DATASET["kind"] == "phantom":
         figures.append("phantom")
     if TRANSLATION["methods"]:
         tables += translation_tables()
         figures += ["translation", "noise_curve"]
-    if "diffusion" in SEGMENTATION["augmentations"]:
+    if cv_folds():
+        tables.append("augmentation")
+    if cv_folds() and generators():
+        tables.append("synthesis")
         figures.append("synthetic")
     outputs = expand(
         f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
@@ -267,6 +312,6 @@ def final_outputs():
     outputs.append(f"{R}/data/subjects.tsv")
     if config["export"]["nnunet"]:
         outputs.append(nnunet_dir())
-        if "diffusion" in SEGMENTATION["augmentations"]:
+        if generators():
             outputs.append(nnunet_dir(synthetic=True))
     return outputs

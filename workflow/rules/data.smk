@@ -114,6 +114,7 @@ checkpoint split:
     params:
         subjects={subject: source.name for subject, source in SOURCES.items()},
         options=config["split"],
+        cv_folds=len(cv_folds()),
         seed=config["seed"],
     script:
         "../../scripts/split.py"
@@ -137,7 +138,7 @@ rule pack:
     benchmark:
         bench_path("pack", "{split}")
     wildcard_constraints:
-        split="train|val|test",
+        split=r"train|val|test|cv\d+_train",
     conda:
         "../../envs/cpu.yaml"
     params:

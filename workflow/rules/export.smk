@@ -34,7 +34,7 @@ use rule export_nnunet as export_nnunet_synthetic with:
             subject=subjects_of("train") + subjects_of("val") + subjects_of("test"),
             file=DATASET["channels"] + LABEL_FILES,
         ),
-        synthetic=f"{R}/synthetic/diffusion.npz",
+        synthetic=lambda wildcards: f"{R}/synthetic/train/{export_generator()}.npz",
     output:
         directory(nnunet_dir(synthetic=True)),
     log:
@@ -46,4 +46,4 @@ use rule export_nnunet as export_nnunet_synthetic with:
         # the synthetic images have the segmentation's channels only
         channels=SEGMENTATION["channels"],
         classes=DATASET["classes"],
-        description=f"radsynth dataset {DATASET['name']} with diffusion-synthetic pairs",
+        description=f"radsynth dataset {DATASET['name']} with synthetic pairs",

@@ -67,7 +67,7 @@ rule segmentation_tables:
                 category="5. Tables",
                 labels={"table": table, "format": ext},
             )
-            for table in ["segmentation", "augmentation"]
+            for table in ["segmentation"]
             for ext in ["csv", "md", "tex"]
         },
     log:
@@ -108,8 +108,10 @@ rule translation_figure:
 
 rule synthetic_figure:
     input:
-        synthetic=f"{R}/synthetic/diffusion.npz",
-        train=f"{R}/packed/train.npz",
+        synthetic=expand(
+            f"{R}/synthetic/cv0_train/{{generator}}.npz", generator=generators()
+        ),
+        train=f"{R}/packed/cv0_train.npz",
     output:
         report(
             f"{R}/figures/synthetic.png",
@@ -123,7 +125,10 @@ rule synthetic_figure:
     conda:
         "../../envs/cpu.yaml"
     params:
+        generators=generators(),
         channels=SEGMENTATION["channels"],
+        prompt=DATASET["prompt"],
+        names=subject_names(),
     script:
         "../../scripts/synthetic_figure.py"
 
@@ -133,7 +138,7 @@ rule loss_figure:
         translation=expand(
             f"{R}/models/translation/{{run}}.loss.tsv", run=translation_runs()
         ),
-        diffusion=diffusion_losses(),
+        synthesis=generator_losses(),
         segmentation=expand(
             f"{R}/models/segmentation/{{run}}.loss.tsv", run=segmentation_runs()
         ),

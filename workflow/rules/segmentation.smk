@@ -1,12 +1,11 @@
-# Downstream segmentation: supervised with each augmentation, and the semi-supervised methods
-# (DTC, mean teacher, the supervised_sdf ablation) at each labelled amount, per seed.
+# Downstream segmentation: the semi-supervised methods (DTC, mean teacher, the supervised_sdf
+# ablation) and supervised training at each labelled amount, per seed.
 
 
 rule train_segmentation:
     input:
         train=segmentation_train(),
         splits=f"{R}/splits.tsv",
-        synthetic=synthetic_input,
     output:
         model=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.pt",
         sidecar=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.json",
@@ -17,7 +16,7 @@ rule train_segmentation:
         bench_path("train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}")
     wildcard_constraints:
         method="supervised|supervised_sdf|dtc|mean_teacher",
-        augmentation="none|classic|diffusion",
+        augmentation="none",
         labelled=r"\d+|n\d+",
         seed=r"\d+",
     conda:
@@ -56,6 +55,8 @@ rule evaluate_segmentation:
         subject_dirs=lambda wildcards: expand(
             f"{R}/preprocessed/{{subject}}", subject=subjects_of("test")
         ),
+        method=lambda wildcards: wildcards.run.split("-", 1)[0],
+        setting=lambda wildcards: wildcards.run.split("-", 1)[1],
         channels=SEGMENTATION["channels"],
         classes=DATASET["classes"],
         spatial_dims=SEGMENTATION["spatial_dims"],

@@ -1,0 +1,35 @@
+"""Rule train_autoencoder: the AutoencoderKL whose latent space the diffusion models work in."""
+
+from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.logs import log_to
+from radsynth.pack import select_channels
+from radsynth.train.autoencoder import train_autoencoder
+from radsynth.train.common import pick_device, set_threads
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+settings = snakemake.params.settings
+
+train = load_arrays(snakemake.input.train)
+result = train_autoencoder(
+    select_channels(train, snakemake.params.channels),
+    network={key: settings[key] for key in ("channels", "latent_channels", "norm_num_groups")},
+    iterations=settings["iterations"],
+    batch_size=settings["batch_size"],
+    lr=settings["lr"],
+    kl_weight=settings["kl_weight"],
+    adversarial_weight=settings["adversarial_weight"],
+    adversarial_start=settings["adversarial_start"],
+    seed=snakemake.params.seed,
+    device=pick_device(snakemake.params.device),
+)
+sidecar = {
+    "architecture": result.architecture,
+    "channels": snakemake.params.channels,
+    "settings": settings,
+    "data_hash": file_hash(snakemake.input.train),
+    "images_per_second": result.images_per_second,
+}
+save_checkpoint(snakemake.output.model, result.state, sidecar)
+write_csv(snakemake.output.history, result.history, sep="\t")
+log.info("autoencoder: scale factor %.3f, %.1f images/s", result.architecture["scale_factor"], result.images_per_second)

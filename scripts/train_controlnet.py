@@ -1,0 +1,57 @@
+"""Rule train_controlnet: the ControlNet on edge + mask-boundary images, base UNet frozen; the
+checkpoint holds base, ControlNet (and autoencoder), a self-contained generator."""
+
+from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
+from radsynth.logs import log_to
+from radsynth.pack import select_channels
+from radsynth.synthesis.prompts import subject_tokens
+from radsynth.train.autoencoder import load_autoencoder
+from radsynth.train.common import pick_device, set_threads
+from radsynth.train.controlnet import train_controlnet
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+settings, params = snakemake.params.settings, snakemake.params
+options, device = settings["controlnet"], pick_device(params.device)
+
+train = load_arrays(snakemake.input.train)
+base_state, base_sidecar = load_checkpoint(snakemake.input.base)
+codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
+result = train_controlnet(
+    select_channels(train, params.channels),
+    train["label"],
+    base_state,
+    base_sidecar["architecture"],
+    tokens=subject_tokens(params.prompt, train["subject"], params.names),
+    codec=codec,
+    edge_sigma=options["edge_sigma"],
+    mask_fill=options["mask_fill"],
+    embedding_channels=options["embedding_channels"],
+    iterations=options["iterations"],
+    batch_size=options["batch_size"],
+    lr=options["lr"],
+    lr_schedule=settings["lr_schedule"],
+    text_dropout=settings["text_dropout"],
+    seed=params.seed,
+    device=device,
+)
+state = {"unet": base_state["unet"], **result.state}
+if "prompt_encoder" in base_state:
+    state["prompt_encoder"] = base_state["prompt_encoder"]
+architecture = {"base": base_sidecar["architecture"], "controlnet": result.architecture}
+if codec is not None:
+    auto_state, auto_sidecar = load_checkpoint(snakemake.input.autoencoder)
+    state["autoencoder"], architecture["autoencoder"] = auto_state["autoencoder"], auto_sidecar["architecture"]
+sidecar = {
+    "generator": "controlnet",
+    "architecture": architecture,
+    "channels": params.channels,
+    "prompt": params.prompt,
+    "settings": settings,
+    "base_checkpoint": snakemake.input.base,
+    "data_hash": file_hash(snakemake.input.train),
+    "images_per_second": result.images_per_second,
+}
+save_checkpoint(snakemake.output.model, state, sidecar)
+write_csv(snakemake.output.history, result.history, sep="\t")
+log.info("controlnet: %.1f images/s", result.images_per_second)

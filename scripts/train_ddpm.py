@@ -1,0 +1,37 @@
+"""Rule train_ddpm: the unconditional DDPM generator, image and mask denoised together."""
+
+from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.logs import log_to
+from radsynth.pack import select_channels
+from radsynth.synthesis.ddpm import joint_data
+from radsynth.train.common import pick_device, set_threads
+from radsynth.train.diffusion import train_ddpm
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+settings, params = snakemake.params.settings, snakemake.params
+
+train = load_arrays(snakemake.input.train)
+result = train_ddpm(
+    joint_data(select_channels(train, params.channels), train["label"], params.classes),
+    unet=settings["unet"],
+    train_timesteps=settings["train_timesteps"],
+    prediction_type=settings["prediction_type"],
+    lr_schedule=settings["lr_schedule"],
+    iterations=settings["iterations"],
+    batch_size=settings["batch_size"],
+    lr=settings["lr"],
+    seed=params.seed,
+    device=pick_device(params.device),
+)
+sidecar = {
+    "generator": "ddpm",
+    "architecture": {**result.architecture, "classes": params.classes},
+    "channels": params.channels,
+    "settings": settings,
+    "data_hash": file_hash(snakemake.input.train),
+    "images_per_second": result.images_per_second,
+}
+save_checkpoint(snakemake.output.model, result.state, sidecar)
+write_csv(snakemake.output.history, result.history, sep="\t")
+log.info("ddpm: %.1f images/s", result.images_per_second)

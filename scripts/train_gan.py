@@ -1,0 +1,38 @@
+"""Rule train_gan: the Pix2Pix-style mask-to-image GAN generator."""
+
+from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.logs import log_to
+from radsynth.pack import select_channels
+from radsynth.train.common import pick_device, set_threads
+from radsynth.train.mask_gan import train_mask_gan
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+settings, params = snakemake.params.settings, snakemake.params
+
+train = load_arrays(snakemake.input.train)
+result = train_mask_gan(
+    select_channels(train, params.channels),
+    train["label"],
+    classes=params.classes,
+    generator=settings["generator"],
+    discriminator=settings["discriminator"],
+    noise_channels=settings["noise_channels"],
+    iterations=settings["iterations"],
+    batch_size=settings["batch_size"],
+    lr=settings["lr"],
+    l1_weight=settings["l1_weight"],
+    seed=params.seed,
+    device=pick_device(params.device),
+)
+sidecar = {
+    "generator": "gan",
+    "architecture": result.architecture,
+    "channels": params.channels,
+    "settings": settings,
+    "data_hash": file_hash(snakemake.input.train),
+    "images_per_second": result.images_per_second,
+}
+save_checkpoint(snakemake.output.model, result.state, sidecar)
+write_csv(snakemake.output.history, result.history, sep="\t")
+log.info("gan: %.1f images/s", result.images_per_second)

@@ -1,0 +1,171 @@
+# Generators of synthetic image/mask pairs, each trained on one training set {pack} (the
+# split's train subjects, or fold f's cv<f>_train of the comparison), and their samples.
+
+
+wildcard_constraints:
+    pack=r"train|cv\d+_train",
+    generator="|".join(GENERATORS),
+
+
+rule train_autoencoder:
+    input:
+        train=f"{R}/packed/{{pack}}.npz",
+    output:
+        model=f"{R}/models/synthesis/{{pack}}/autoencoder.pt",
+        sidecar=f"{R}/models/synthesis/{{pack}}/autoencoder.json",
+        history=f"{R}/models/synthesis/{{pack}}/autoencoder.loss.tsv",
+    log:
+        log_path("train_autoencoder", "{pack}"),
+    benchmark:
+        bench_path("train_autoencoder", "{pack}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION["latent"],
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/train_autoencoder.py"
+
+
+rule train_diffusion:
+    input:
+        train=f"{R}/packed/{{pack}}.npz",
+        autoencoder=autoencoder_input,
+        pretrained=DIFFUSION["pretrained"] or [],
+    output:
+        model=f"{R}/models/synthesis/{{pack}}/diffusion.pt",
+        sidecar=f"{R}/models/synthesis/{{pack}}/diffusion.json",
+        history=f"{R}/models/synthesis/{{pack}}/diffusion.loss.tsv",
+    log:
+        log_path("train_diffusion", "{pack}"),
+    benchmark:
+        bench_path("train_diffusion", "{pack}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION,
+        prompt=DATASET["prompt"],
+        names=subject_names(),
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/train_diffusion.py"
+
+
+rule train_controlnet:
+    input:
+        train=f"{R}/packed/{{pack}}.npz",
+        base=f"{R}/models/synthesis/{{pack}}/diffusion.pt",
+        autoencoder=autoencoder_input,
+    output:
+        model=f"{R}/models/synthesis/{{pack}}/controlnet.pt",
+        sidecar=f"{R}/models/synthesis/{{pack}}/controlnet.json",
+        history=f"{R}/models/synthesis/{{pack}}/controlnet.loss.tsv",
+    log:
+        log_path("train_controlnet", "{pack}"),
+    benchmark:
+        bench_path("train_controlnet", "{pack}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION,
+        prompt=DATASET["prompt"],
+        names=subject_names(),
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/train_controlnet.py"
+
+
+rule train_ddpm:
+    input:
+        train=f"{R}/packed/{{pack}}.npz",
+    output:
+        model=f"{R}/models/synthesis/{{pack}}/ddpm.pt",
+        sidecar=f"{R}/models/synthesis/{{pack}}/ddpm.json",
+        history=f"{R}/models/synthesis/{{pack}}/ddpm.loss.tsv",
+    log:
+        log_path("train_ddpm", "{pack}"),
+    benchmark:
+        bench_path("train_ddpm", "{pack}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION,
+        classes=len(DATASET["classes"]),
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/train_ddpm.py"
+
+
+rule train_gan:
+    input:
+        train=f"{R}/packed/{{pack}}.npz",
+    output:
+        model=f"{R}/models/synthesis/{{pack}}/gan.pt",
+        sidecar=f"{R}/models/synthesis/{{pack}}/gan.json",
+        history=f"{R}/models/synthesis/{{pack}}/gan.loss.tsv",
+    log:
+        log_path("train_gan", "{pack}"),
+    benchmark:
+        bench_path("train_gan", "{pack}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=config["gan"],
+        classes=len(DATASET["classes"]),
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/train_gan.py"
+
+
+rule synthesize:
+    input:
+        model=f"{R}/models/synthesis/{{pack}}/{{generator}}.pt",
+        train=f"{R}/packed/{{pack}}.npz",
+        splits=f"{R}/splits.tsv",
+    output:
+        pairs=f"{R}/synthetic/{{pack}}/{{generator}}.npz",
+        provenance=f"{R}/synthetic/{{pack}}/{{generator}}.json",
+    log:
+        log_path("synthesize", "{pack}/{generator}"),
+    benchmark:
+        bench_path("synthesize", "{pack}/{generator}")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        per_mask=config["synthesis"]["per_mask"],
+        settings=DIFFUSION,
+        prompt=DATASET["prompt"],
+        names=subject_names(),
+        channels=SEGMENTATION["channels"],
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/synthesize.py"
