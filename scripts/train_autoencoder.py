@@ -1,5 +1,7 @@
 """Rule train_autoencoder: the AutoencoderKL whose latent space the diffusion models work in."""
 
+import numpy as np
+
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
@@ -10,9 +12,12 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings = snakemake.params.settings
 
-train = load_arrays(snakemake.input.train)
+if snakemake.params.channels is None:  # the pool: slices already in the task's channels
+    images = np.concatenate([load_arrays(path)["image"] for path in snakemake.input.pool])
+else:
+    images = select_channels(load_arrays(snakemake.input.train), snakemake.params.channels)
 result = train_autoencoder(
-    select_channels(train, snakemake.params.channels),
+    images,
     network={key: settings[key] for key in ("channels", "latent_channels", "norm_num_groups")},
     iterations=settings["iterations"],
     batch_size=settings["batch_size"],
@@ -27,7 +32,7 @@ sidecar = {
     "architecture": result.architecture,
     "channels": snakemake.params.channels,
     "settings": settings,
-    "data_hash": file_hash(snakemake.input.train),
+    "data_hash": file_hash(*snakemake.input),
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)

@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from tests.workflow.test_tiny_dag import REPO, snakemake
+from tests.workflow.test_tiny_dag import REPO, make_picture_pairs, snakemake
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from dry_run import make_dataset  # noqa: E402
@@ -44,23 +44,6 @@ def make_h5_dataset(root, train: int, test: int) -> dict:
     for split, cases in lists.items():
         (root / f"{split}.list").write_text("\n".join(cases) + "\n")
     return {split: str(root / f"{split}.list") for split in lists}
-
-
-def make_picture_pairs(root, count: int) -> None:
-    """BUSI-like grey PNG pairs ("benign (i).png" / "malignant (i).png", masks 0/255)."""
-    import numpy as np
-    from skimage.io import imsave
-
-    rng = np.random.default_rng(0)
-    for folder in ("images", "masks"):
-        (root / folder).mkdir(parents=True)
-    for i in range(count):
-        name = f"{'benign' if i % 2 else 'malignant'} ({i + 1}).png"
-        image = rng.integers(0, 255, (70 + i, 90), dtype=np.uint8)
-        mask = np.zeros(image.shape, np.uint8)
-        mask[20:40, 30:60] = 255
-        imsave(root / "images" / name, image, check_contrast=False)
-        imsave(root / "masks" / name, mask, check_contrast=False)
 
 
 def test_every_preset_is_covered():

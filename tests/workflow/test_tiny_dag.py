@@ -14,6 +14,22 @@ TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentat
 FIGURES = ["data", "phantom", "translation", "noise_curve", "synthetic", "losses", "dice"]
 
 
+def make_picture_pairs(root, count: int) -> None:
+    """BUSI-like grey PNG pairs ("benign (i).png" / "malignant (i).png", masks 0/255)."""
+    from skimage.io import imsave
+
+    rng = np.random.default_rng(0)
+    for folder in ("images", "masks"):
+        (root / folder).mkdir(parents=True)
+    for i in range(count):
+        name = f"{'benign' if i % 2 else 'malignant'} ({i + 1}).png"
+        image = rng.integers(0, 255, (70 + i, 90), dtype=np.uint8)
+        mask = np.zeros(image.shape, np.uint8)
+        mask[20:40, 30:60] = 255
+        imsave(root / "images" / name, image, check_contrast=False)
+        imsave(root / "masks" / name, mask, check_contrast=False)
+
+
 def snakemake(workdir, *args, timeout=900):
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     return subprocess.run(
@@ -24,7 +40,16 @@ def snakemake(workdir, *args, timeout=900):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
-    (workdir / "export.yaml").write_text("export: {nnunet: true}\n")
+    make_picture_pairs(workdir / "pictures", 6)
+    pool = {
+        "name": "pictures", "kind": "image_pairs", "root": str(workdir / "pictures"), "channels": ["grey"],
+        "mask_suffix": "", "label_map": {255: 1},
+        "prompt": {"modality": ["ultrasound"], "organ": ["breast"], "pathology_pattern": "^(benign|malignant)"},
+    }  # fmt: skip
+    (workdir / "export.yaml").write_text(
+        "export: {nnunet: true}\n"
+        f"diffusion: {{pretrain: {{iterations: 10, pool: [{{dataset: {json.dumps(pool)}, preprocess: {{fit: resize, foreground: all}}}}]}}}}\n"
+    )
     done = snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny")
     assert done.returncode == 0, done.stderr[-5000:]
     return workdir / "results" / "phantom"
@@ -81,6 +106,17 @@ def test_splits_are_by_subject_and_synthetic_data_comes_from_training(tiny_run):
             assert sidecar["generator"] == generator and sidecar["data_hash"]
     with np.load(tiny_run / "synthetic" / "train" / "controlnet.npz") as synthetic:
         assert set(synthetic["subject"]) <= train
+
+
+@pytest.mark.integration
+def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
+    with np.load(tiny_run / "pool" / "pictures.npz") as pool:
+        assert pool["image"].shape[1:] == (3, 32, 32) and len(pool["image"]) == 6  # grey repeated to 3
+        assert (pool["image"][:, 0] == pool["image"][:, 2]).all()
+    pretrained = tiny_run / "models" / "synthesis" / "pool" / "diffusion.pt"
+    for pack in ("train", "cv0_train", "cv1_train"):
+        sidecar = json.loads((tiny_run / "models" / "synthesis" / pack / "diffusion.json").read_text())
+        assert sidecar["pretrained"] == str(pretrained.relative_to(tiny_run.parents[1]))
 
 
 @pytest.mark.integration

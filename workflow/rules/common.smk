@@ -48,6 +48,7 @@ sys.path.insert(0, workflow.basedir)
 from radsynth.data import discover  # noqa: E402 (needs the path above)
 from radsynth.split import subjects_in  # noqa: E402
 from radsynth.synthesis import GENERATORS  # noqa: E402
+from radsynth.synthesis.pool import pool_channels  # noqa: E402
 from radsynth.synthesis.prompts import check_terms  # noqa: E402
 
 R = f"{config['results']}/{config['dataset']['name']}"
@@ -58,6 +59,7 @@ TRANSLATION = config["translation"]
 SEGMENTATION = config["segmentation"]
 AUGMENTATION = config["augmentation"]
 DIFFUSION = config["diffusion"]
+POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
 LABEL_FILES = ["label", "mask"]
 
@@ -256,10 +258,45 @@ def synthetic_input(wildcards):
 
 
 def autoencoder_input(wildcards):
-    """The latent autoencoder of a training set, when diffusion runs in latent space."""
-    if DIFFUSION["latent"]:
-        return f"{R}/models/synthesis/{wildcards.pack}/autoencoder.pt"
-    return []
+    """The latent autoencoder, when diffusion runs in latent space: the pool's when there is
+    one (like a pretrained VAE, shared by every fold), else each training set's own."""
+    if not DIFFUSION["latent"]:
+        return []
+    pack = "pool" if POOL else wildcards.pack
+    return f"{R}/models/synthesis/{pack}/autoencoder.pt"
+
+
+def pretrained_input(wildcards):
+    """What the text-conditioned UNet is fine-tuned from: the model pretrained on the pool,
+    or a local checkpoint (diffusion.pretrained), or nothing (trained from scratch)."""
+    if POOL:
+        return f"{R}/models/synthesis/pool/diffusion.pt"
+    return DIFFUSION["pretrained"] or []
+
+
+def pool_files(wildcards):
+    """The source files of one pool dataset (rule inputs, so edits trigger a re-run)."""
+    return [f for source in discover(POOL[wildcards.name]["dataset"]) for f in source.files]
+
+
+def check_pool():
+    """Pool datasets have unique names other than the task's and fit its channels."""
+    if DATASET["name"] in POOL or len(POOL) != len(DIFFUSION["pretrain"]["pool"]):
+        raise ValueError(
+            "config: diffusion.pretrain.pool datasets need unique names, not the task's"
+        )
+    for name, entry in POOL.items():
+        if entry["dataset"]["kind"] == "phantom":
+            raise ValueError(f"config: pool dataset {name}: a pool reads files (any kind but phantom)")
+        pool_channels(
+            entry["dataset"]["channels"],
+            entry["channels"],
+            len(SEGMENTATION["channels"]),
+        )
+        check_terms(entry["dataset"]["prompt"])
+
+
+check_pool()
 
 
 def export_generator():

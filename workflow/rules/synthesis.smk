@@ -7,6 +7,84 @@ wildcard_constraints:
     generator="|".join(GENERATORS),
 
 
+rule pool_slices:
+    input:
+        pool_files,
+    output:
+        f"{R}/pool/{{name}}.npz",
+    log:
+        log_path("pool_slices", "{name}"),
+    benchmark:
+        bench_path("pool_slices", "{name}")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        dataset=lambda wildcards: POOL[wildcards.name]["dataset"],
+        preprocess=lambda wildcards: {
+            **POOL[wildcards.name]["preprocess"],
+            "size": config["preprocess"]["size"][:2],  # the task's slices
+        },
+        channels=lambda wildcards: pool_channels(
+            POOL[wildcards.name]["dataset"]["channels"],
+            POOL[wildcards.name]["channels"],
+            len(SEGMENTATION["channels"]),
+        ),
+    script:
+        "../../scripts/pool_slices.py"
+
+
+rule pretrain_diffusion:
+    input:
+        pool=expand(f"{R}/pool/{{name}}.npz", name=list(POOL)),
+        autoencoder=lambda wildcards: (
+            f"{R}/models/synthesis/pool/autoencoder.pt" if DIFFUSION["latent"] else []
+        ),
+    output:
+        model=f"{R}/models/synthesis/pool/diffusion.pt",
+        sidecar=f"{R}/models/synthesis/pool/diffusion.json",
+        history=f"{R}/models/synthesis/pool/diffusion.loss.tsv",
+    log:
+        log_path("pretrain_diffusion"),
+    benchmark:
+        bench_path("pretrain_diffusion")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION,
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/pretrain_diffusion.py"
+
+
+rule train_pool_autoencoder:
+    input:
+        pool=expand(f"{R}/pool/{{name}}.npz", name=list(POOL)),
+    output:
+        model=f"{R}/models/synthesis/pool/autoencoder.pt",
+        sidecar=f"{R}/models/synthesis/pool/autoencoder.json",
+        history=f"{R}/models/synthesis/pool/autoencoder.loss.tsv",
+    log:
+        log_path("train_autoencoder", "pool"),
+    benchmark:
+        bench_path("train_autoencoder", "pool")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION["latent"],
+        channels=None,  # pool slices are already in the task's channels
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/train_autoencoder.py"
+
+
 rule train_autoencoder:
     input:
         train=f"{R}/packed/{{pack}}.npz",
@@ -36,7 +114,7 @@ rule train_diffusion:
     input:
         train=f"{R}/packed/{{pack}}.npz",
         autoencoder=autoencoder_input,
-        pretrained=DIFFUSION["pretrained"] or [],
+        pretrained=pretrained_input,
     output:
         model=f"{R}/models/synthesis/{{pack}}/diffusion.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/diffusion.json",
