@@ -122,9 +122,10 @@ def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
 @pytest.mark.integration
 def test_rerun_has_nothing_to_do_and_report_builds(tiny_run):
     workdir = tiny_run.parents[1]
-    dry = snakemake(workdir, "--cores", "1", "--config", "scale=tiny", "--dry-run")
+    same = ["--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny"]
+    dry = snakemake(workdir, "--cores", "1", *same, "--dry-run")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
-    report = snakemake(workdir, "--cores", "1", "--config", "scale=tiny", "--report", "report.html")
+    report = snakemake(workdir, "--cores", "1", *same, "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     assert (workdir / "report.html").stat().st_size > 100_000
 
@@ -224,3 +225,21 @@ def test_semi_supervised_methods_in_3d_on_patches(tmp_path):
     assert "Mean teacher" in table and "LCC" in table
     sidecar = json.loads((run / "models" / "segmentation" / "mean_teacher-none-n2-s1.json").read_text())
     assert sidecar["architecture"]["spatial_dims"] == 3 and len(sidecar["run"]["labelled_subjects"]) == 2
+
+
+@pytest.mark.integration
+def test_latent_controlnet_through_the_workflow(tmp_path):
+    (tmp_path / "latent.yaml").write_text(
+        "translation: {methods: []}\n"
+        "diffusion: {latent: {channels: [8, 16], latent_channels: 2, norm_num_groups: 8, iterations: 10, batch_size: 4}}\n"
+    )
+    target = "results/phantom/synthetic/cv0_train/controlnet.npz"
+    done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "latent.yaml"), "--config", "scale=tiny",
+                     "--", target)
+    assert done.returncode == 0, done.stderr[-5000:]
+    models = tmp_path / "results" / "phantom" / "models" / "synthesis" / "cv0_train"
+    sidecar = json.loads((models / "controlnet.json").read_text())
+    assert sidecar["architecture"]["autoencoder"]["downsample"] == 2  # 32 px images, 16 px latents
+    assert json.loads((models / "diffusion.json").read_text())["latent"]
+    with np.load(tmp_path / target) as synthetic:
+        assert synthetic["image"].shape[1:] == (3, 32, 32) and np.isfinite(synthetic["image"]).all()

@@ -276,7 +276,9 @@ def pretrained_input(wildcards):
 
 def pool_files(wildcards):
     """The source files of one pool dataset (rule inputs, so edits trigger a re-run)."""
-    return [f for source in discover(POOL[wildcards.name]["dataset"]) for f in source.files]
+    return [
+        f for source in discover(POOL[wildcards.name]["dataset"]) for f in source.files
+    ]
 
 
 def check_pool():
@@ -287,7 +289,9 @@ def check_pool():
         )
     for name, entry in POOL.items():
         if entry["dataset"]["kind"] == "phantom":
-            raise ValueError(f"config: pool dataset {name}: a pool reads files (any kind but phantom)")
+            raise ValueError(
+                f"config: pool dataset {name}: a pool reads files (any kind but phantom)"
+            )
         pool_channels(
             entry["dataset"]["channels"],
             entry["channels"],
