@@ -234,8 +234,9 @@ def synthesis_scores(
     Returns:
         Columns ``case, method, setting, metric, value``:
 
-        - ``structure_dice`` (%, :func:`structure_consistency`), case = the sample's row in
-          ``pairs``; and, as method ``"real"``, the same segmenter on the real slices that
+        - ``structure_dice`` (%, :func:`structure_consistency`) of the pairs whose mask is not
+          empty, case = the sample's row in ``pairs``; ``empty_mask_share`` (case ``all``),
+          the share of pairs left out that way (an unconditional model's empty draws); and, as method ``"real"``, the same segmenter on the real slices that
           have a mask (case = their row in ``real``): the ceiling to compare with;
         - ``diversity`` (:func:`diversity`) per source mask with K >= 2 samples, case
           ``source<i>``; an unconditional generator's samples are grouped in consecutive
@@ -252,8 +253,13 @@ def synthesis_scores(
     cases = np.arange(len(images))
     rows = []
 
-    dice = structure_consistency(predict_slices(segmenter, images, device), pairs["label"], classes)
-    rows += _rows(cases, generator, setting, "structure_dice", dice)
+    # Only pairs with a structure to keep: an unconditional model's empty masks would score
+    # 100 by the both-empty convention and say nothing about structure.
+    labels = np.asarray(pairs["label"])
+    structured = np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))
+    dice = structure_consistency(predict_slices(segmenter, images[structured], device), labels[structured], classes)
+    rows += _rows(cases[structured], generator, setting, "structure_dice", dice)
+    rows += _rows(["all"], generator, setting, "empty_mask_share", [1.0 - len(structured) / max(len(labels), 1)])
     masked = np.flatnonzero(real_labels.reshape(len(real_labels), -1).any(axis=1))
     if not len(masked):
         raise ValueError("no real slice has a mask: nothing to compare the synthetic pairs with")
