@@ -2,13 +2,12 @@
 RadImageNet stage); every training set's model is fine-tuned from it."""
 
 import numpy as np
-import torch
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.train.autoencoder import load_autoencoder
 from radsynth.train.common import pick_device, set_threads
-from radsynth.train.diffusion import train_ddpm
+from radsynth.train.diffusion import latent_training_data, train_ddpm
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -18,13 +17,9 @@ device = pick_device(params.device)
 pool = [load_arrays(path) for path in snakemake.input.pool]
 images = np.concatenate([part["image"] for part in pool])
 tokens = np.concatenate([part["tokens"] for part in pool])
-flip = True
+flip = not snakemake.input.autoencoder  # latents do not flip with their image
 if snakemake.input.autoencoder:
-    codec = load_autoencoder(snakemake.input.autoencoder, device)
-    with torch.inference_mode():
-        pixels = torch.as_tensor(np.concatenate([images, images[..., ::-1, :]]), device=device)
-        images = codec.encode(pixels).cpu().numpy()
-    tokens, flip = np.concatenate([tokens, tokens]), False
+    images, tokens = latent_training_data(images, tokens, load_autoencoder(snakemake.input.autoencoder, device), device)
 
 pretrain = settings["pretrain"]
 result = train_ddpm(

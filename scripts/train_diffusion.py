@@ -1,16 +1,13 @@
 """Rule train_diffusion: EMIT-Diff's text-conditioned diffusion UNet on the training slices
 (in an autoencoder's latent space if configured), fine-tuned from local pretrained weights if given."""
 
-import numpy as np
-import torch
-
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.synthesis.prompts import subject_tokens
 from radsynth.train.autoencoder import load_autoencoder
 from radsynth.train.common import pick_device, set_threads
-from radsynth.train.diffusion import train_ddpm
+from radsynth.train.diffusion import latent_training_data, train_ddpm
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -20,14 +17,9 @@ device = pick_device(params.device)
 train = load_arrays(snakemake.input.train)
 images = select_channels(train, params.channels)
 tokens = subject_tokens(params.prompt, train["subject"], params.names)
-flip = True
+flip = not snakemake.input.autoencoder  # latents do not flip with their image
 if snakemake.input.autoencoder:
-    # Latents do not flip with their image: encode the mirrored slices too, once.
-    codec = load_autoencoder(snakemake.input.autoencoder, device)
-    with torch.inference_mode():
-        pixels = torch.as_tensor(np.concatenate([images, images[..., ::-1, :]]), device=device)
-        images = codec.encode(pixels).cpu().numpy()
-    tokens, flip = np.concatenate([tokens, tokens]), False
+    images, tokens = latent_training_data(images, tokens, load_autoencoder(snakemake.input.autoencoder, device), device)
 init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
 if init is not None:
     init = (init[0], init[1]["architecture"])

@@ -158,6 +158,27 @@ def train_ddpm(
     return DiffusionResult(state, architecture, log.frame(), iterations * batch_size / elapsed)
 
 
+def latent_training_data(images: np.ndarray, tokens: np.ndarray, codec, device) -> tuple[np.ndarray, np.ndarray]:
+    """Latents of the images and of their left-right mirror images, with their prompts.
+
+    A latent does not flip with its image, so the mirrored slices are encoded too, once, and
+    training runs with ``flip=False``.
+
+    Args:
+        images: float (N, C, H, W) in [-1, 1].
+        tokens: int (N, MAX_WORDS) prompts.
+        codec: the ``LatentCodec`` of the autoencoder.
+        device: where to encode.
+
+    Returns:
+        ``(latents (2N, ...), tokens (2N, MAX_WORDS))``.
+    """
+    with torch.inference_mode():
+        pixels = torch.as_tensor(np.concatenate([images, images[..., ::-1, :]]), device=device)
+        latents = codec.encode(pixels).cpu().numpy()
+    return latents, np.concatenate([tokens, tokens])
+
+
 def load_initial(model, encoder, state: dict, architecture: dict, expected: dict) -> None:
     """Start from pretrained weights, refusing a model of another shape or conditioning."""
     if architecture["unet"] != expected["unet"] or architecture.get("prompt_dim") != expected["prompt_dim"]:
