@@ -257,8 +257,9 @@ def synthesis_scores(
     # 100 by the both-empty convention and say nothing about structure.
     labels = np.asarray(pairs["label"])
     structured = np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))
-    dice = structure_consistency(predict_slices(segmenter, images[structured], device), labels[structured], classes)
-    rows += _rows(cases[structured], generator, setting, "structure_dice", dice)
+    if len(structured):
+        dice = structure_consistency(predict_slices(segmenter, images[structured], device), labels[structured], classes)
+        rows += _rows(cases[structured], generator, setting, "structure_dice", dice)
     rows += _rows(["all"], generator, setting, "empty_mask_share", [1.0 - len(structured) / max(len(labels), 1)])
     masked = np.flatnonzero(real_labels.reshape(len(real_labels), -1).any(axis=1))
     if not len(masked):

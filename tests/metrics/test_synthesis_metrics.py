@@ -183,3 +183,14 @@ def test_synthesis_scores_rejects_mixed_sources_and_maskless_real_slices():
     empty = {**real, "label": np.zeros_like(real["label"])}
     with pytest.raises(ValueError, match="no real slice"):
         synthesis_scores(pairs, empty, model, generator="gan", setting="cv0", classes=1, device="cpu")
+
+
+def test_synthesis_scores_without_any_structure_report_only_the_empty_share():
+    model = tiny_segmenter()
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 1, 16, 16)).astype(np.float32)
+    pairs = {"image": images, "label": np.zeros((4, 16, 16), np.uint8), "source_index": np.full(4, -1), "sample": np.tile([0, 1], 2)}
+    real = {"image": images, "label": np.pad(np.ones((4, 4, 4), np.uint8), ((0, 0), (6, 6), (6, 6)))}
+    scores = synthesis_scores(pairs, real, model, generator="ddpm", setting="cv0", classes=1, device="cpu")
+    ddpm = scores[scores["method"] == "ddpm"]
+    assert "structure_dice" not in set(ddpm["metric"])
+    assert ddpm.loc[ddpm["metric"] == "empty_mask_share", "value"].item() == 1.0
