@@ -61,17 +61,15 @@ def frozen_base(state: dict, architecture: dict, device: torch.device):
     return unet, encoder
 
 
-def encoded_pairs(images: np.ndarray, codec, device: torch.device, batch_size: int = 32) -> torch.Tensor:
+def encoded_pairs(images: np.ndarray, codec, device: torch.device) -> torch.Tensor:
     """(2, N, ...) model inputs of the images and of their left-right mirror images (axis -2):
     a latent does not flip with its image, so both are encoded once up front."""
     pixels = to_device(images, device)
     both = torch.stack([pixels, pixels.flip(-2)])
     if codec is None:
         return both
-    with torch.inference_mode():
-        return torch.stack(
-            [torch.cat([codec.encode(part[i : i + batch_size]) for i in range(0, len(part), batch_size)]) for part in both]
-        ).clone()
+    with torch.no_grad():  # the codec batches the encoding itself
+        return torch.stack([codec.encode(part) for part in both])
 
 
 def train_controlnet(
