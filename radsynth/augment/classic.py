@@ -57,6 +57,18 @@ class ClassicAugmentation:
         self.flip_axes = flip_axes
         self._generator: torch.Generator | None = None
 
+    def state_dict(self) -> dict:
+        """The generator's position (for resumable training); empty before the first draw."""
+        if self._generator is None:
+            return {}
+        return {"device": str(self._generator.device), "state": self._generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._generator = None
+        if state:
+            self._generator = torch.Generator(device=state["device"])
+            self._generator.set_state(state["state"])
+
     def _rand(self, shape, device) -> torch.Tensor:
         if self._generator is None:
             self._generator = torch.Generator(device=device).manual_seed(self.seed)

@@ -59,6 +59,7 @@ from monai.transforms import (
 )
 from monai.transforms.spatial.array import RandAffineGrid
 from monai.utils import convert_to_tensor
+from radsynth.train.resume import numpy_state, set_numpy_state
 
 KEYS = ("image", "label", "sdf")
 P_ROTATION, P_SCALING = 0.2, 0.2
@@ -144,6 +145,13 @@ class DeepStack:
         self._rng = np.random.RandomState(seed)
         for transform in (self._spatial, *self._intensity, *self._mirror):
             transform.set_random_state(state=self._rng)
+
+    def state_dict(self) -> dict:
+        """The shared generator's position (for resumable training)."""
+        return {"rng": numpy_state(self._rng)}
+
+    def load_state_dict(self, state: dict) -> None:
+        set_numpy_state(self._rng, state["rng"])
 
     def __call__(
         self,

@@ -11,7 +11,6 @@ import torch
 from tqdm.auto import tqdm
 
 
-
 def pick_device(prefer: str = "auto") -> torch.device:
     """CUDA when present (or when asked for), CPU otherwise.
 
@@ -78,6 +77,12 @@ class LossLog:
             frame = pd.DataFrame(self._pending)
             self.rows.append({"iteration": iteration, **frame.mean().to_dict()})
             self._pending = []
+
+    def state_dict(self) -> dict:
+        return {"every": self.every, "rows": list(self.rows), "pending": list(self._pending)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.every, self.rows, self._pending = state["every"], list(state["rows"]), list(state["pending"])
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)

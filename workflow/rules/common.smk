@@ -114,6 +114,11 @@ def bench_path(rule, pattern=""):
     )
 
 
+def resume_path(rule, pattern=""):
+    """Where a training job keeps its resumable state: not an output, so a failed job keeps it."""
+    return f"{R}/resume/{rule}/{pattern}.pt" if pattern else f"{R}/resume/{rule}.pt"
+
+
 def all_subjects():
     """Subject identifiers of the dataset, sorted."""
     return list(SOURCES)
