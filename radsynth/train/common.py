@@ -88,9 +88,9 @@ class LossLog:
         return pd.DataFrame(self.rows)
 
 
-def progress(total: int, desc: str):
-    """A tqdm bar on stderr (Snakemake sends it to the rule's log)."""
-    return tqdm(total=total, desc=desc, mininterval=2.0, dynamic_ncols=True)
+def progress(total: int, desc: str, initial: int = 0):
+    """A tqdm bar on stderr (Snakemake sends it to the rule's log); ``initial``: steps already done."""
+    return tqdm(total=total, desc=desc, initial=initial, mininterval=2.0, dynamic_ncols=True)
 
 
 def cpu_state(module: torch.nn.Module) -> dict:

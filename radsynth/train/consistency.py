@@ -96,6 +96,21 @@ class MeanTeacher:
             seg = self.teacher(image + noise.clamp(-2 * self.noise, 2 * self.noise))[0]
         return torch.sigmoid(seg.float())
 
+    def state_dict(self) -> dict:
+        """The teacher's weights and its noise generator's position (for resumable training)."""
+        noise = self._noise_generator
+        return {
+            "teacher": self.teacher.state_dict(),
+            "noise": None if noise is None else {"device": str(noise.device), "state": noise.get_state()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.teacher.load_state_dict(state["teacher"])
+        self._noise_generator = None
+        if state["noise"] is not None:
+            self._noise_generator = torch.Generator(device=state["noise"]["device"])
+            self._noise_generator.set_state(state["noise"]["state"])
+
     @torch.no_grad()
     def update(self, student: nn.Module, step: int) -> None:
         """teacher <- alpha teacher + (1 - alpha) student (buffers copied)."""

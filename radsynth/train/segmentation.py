@@ -48,6 +48,7 @@ from radsynth.train.consistency import (
     dtc_losses,
     mean_teacher_loss,
 )
+from radsynth.train.resume import Resume
 
 __all__ = [
     "DTC_DEFAULTS",
@@ -148,6 +149,7 @@ def train_segmentation(
     log_every: int = 10,
     optimizer: str = "adamw",
     augmentation_prob: float = 0.5,
+    resume: Resume | None = None,
 ) -> SegmentationResult:
     """Train a dual-head segmenter on packed slices or volumes.
 
@@ -181,6 +183,8 @@ def train_segmentation(
         log_every: iterations averaged per history row.
         optimizer: "adamw" (constant lr) or "sgd" (DTC: momentum 0.9, wd 1e-4, step decay).
         augmentation_prob: per-sample probability of a baseline transform.
+        resume: saves the run's state every few steps and on SIGTERM, and continues from a
+            saved state (:class:`radsynth.train.resume.Resume`); None trains in one go.
 
     Returns:
         A :class:`SegmentationResult`.
@@ -260,9 +264,19 @@ def train_segmentation(
     augment = build_augmentation(augmentation, augmentation_prob, seed, spatial_dims)
 
     log = LossLog(log_every)
+    resume = resume or Resume(None)
+    # Batches holds no state of its own: every draw comes from ``generator``.
+    resume.track(model=model, optimizer=optim, generator=generator, log=log)
+    if scheduler is not None:
+        resume.track(scheduler=scheduler)
+    if teacher is not None:
+        resume.track(teacher=teacher)
+    if augment is not None:
+        resume.track(augmentation=augment)
+    first = resume.start()
     start = time.perf_counter()
-    with progress(iterations, f"segmentation {method}") as bar:
-        for iteration in range(iterations):
+    with progress(iterations, f"segmentation {method}", initial=first) as bar:
+        for iteration in range(first, iterations):
             image, label, sdf = batches.draw(generator)
             if rotate_flip:
                 image, label, sdf = rot_flip(image, label, sdf, generator)
@@ -301,15 +315,17 @@ def train_segmentation(
                 scheduler.step()
             log.add(iteration + 1, loss=total.item(), **terms)
             bar.update(1)
+            resume.step(iteration + 1)
     elapsed = time.perf_counter() - start
     log.flush(iterations)
+    resume.finish()
     plain = torch.contiguous_format  # checkpoints load anywhere, whatever layout trained
     state = {"segmenter": {k: v.detach().cpu().clone(memory_format=plain) for k, v in model.state_dict().items()}}
     return SegmentationResult(
         state=state,
         architecture=architecture,
         history=log.frame(),
-        images_per_second=iterations * (batch_size + n_unlabelled) / max(elapsed, 1e-9),
+        images_per_second=(iterations - first) * (batch_size + n_unlabelled) / max(elapsed, 1e-9),
     )
 
 

@@ -52,6 +52,7 @@ from radsynth.train.common import (
     seed_everything,
     to_device,
 )
+from radsynth.train.resume import Resume
 from radsynth.train.translator import NETWORK_CLASSES, Translator, build_networks, load_translator
 
 __all__ = [
@@ -214,12 +215,20 @@ class ReplayBuffer:
         self.data: torch.Tensor | None = None
         self.count = 0
 
+    def state_dict(self) -> dict:
+        """The stored fakes (for resumable training); the generator is the caller's to save."""
+        return {"data": self.data, "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.data, self.count = state["data"], int(state["count"])
+
     def push_and_pop(self, batch: torch.Tensor) -> torch.Tensor:
         batch = batch.detach().float()
         if self.size == 0:
             return batch
         if self.data is None:
             self.data = torch.empty((self.size, *batch.shape[1:]), device=batch.device)
+        self.data = self.data.to(batch.device)  # a resumed state is loaded on the CPU
         out = batch.clone()
         coins = torch.rand(len(batch), generator=self.generator).tolist()
         slots = torch.randint(self.size, (len(batch),), generator=self.generator).tolist()
@@ -398,6 +407,37 @@ def validation_mae(generator: nn.Module, validation: Validation, device, memory_
     return float(errors.mean()) if len(errors) else float("nan")
 
 
+class _Running:
+    """What the loop carries across steps besides networks, optimisers and generators: the
+    loss sums since the last history row (kept on the device) and the validation record with
+    the best networks so far. A state dict, so a resumed run continues both.
+
+    Args:
+        device: where the sums live.
+        iterations: the run's length, the iteration kept while none is validated.
+    """
+
+    def __init__(self, device: torch.device, iterations: int):
+        self.device = device
+        self.sums: dict[str, torch.Tensor] = {}
+        self.validated: list[dict] = []
+        self.best_mae, self.selected, self.best_state = float("inf"), iterations, None
+
+    def state_dict(self) -> dict:
+        return {
+            "sums": dict(self.sums),
+            "validated": list(self.validated),
+            "best_mae": self.best_mae,
+            "selected": self.selected,
+            "best_state": self.best_state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums = {k: v.to(self.device) for k, v in state["sums"].items()}
+        self.validated = list(state["validated"])
+        self.best_mae, self.selected, self.best_state = state["best_mae"], state["selected"], state["best_state"]
+
+
 def _cpu_state(nets: nn.ModuleDict) -> dict:
     """Plain (contiguous) CPU copies whatever layout trained, so checkpoints load anywhere."""
     return {
@@ -431,6 +471,7 @@ def train_translation(
     compile: bool = False,
     validation: Validation | None = None,
     desc: str | None = None,
+    resume: Resume | None = None,
 ) -> TranslationResult:
     """Train one translation method on source -> target pairs held in memory.
 
@@ -471,6 +512,8 @@ def train_translation(
         validation: aligned held-out pairs; the returned networks are those of the
             validated iteration with the lowest MAE. None keeps the last iteration's.
         desc: progress-bar label (default: the mode).
+        resume: saves the run's state every few steps and on SIGTERM, and continues from a
+            saved state (:class:`radsynth.train.resume.Resume`); None trains in one go.
 
     Returns:
         A :class:`TranslationResult`.
@@ -523,14 +566,19 @@ def train_translation(
         codes = torch.as_tensor(codes)
         others = [torch.nonzero(codes != k).flatten() for k in range(len(names))]
     log = LossLog(every=1)
-    sums: dict[str, torch.Tensor] = {}  # summed on the device; read back once per log row
-    bar = progress(iterations, desc or f"translation {mode}")
-    validated: list[dict] = []
-    best_mae, selected, best_state = float("inf"), iterations, None
+    running = _Running(device, iterations)
+    resume = resume or Resume(None)
+    resume.track(
+        networks=nets, optimizer_g=opt_g, optimizer_d=opt_d, scheduler_g=schedulers[0], scheduler_d=schedulers[1],
+        generator=rng, augment_generator=augment_rng, log=log, running=running,
+        **{f"buffer_{n}": buffer for n, buffer in buffers.items()},
+    )
+    first = resume.start()
+    bar = progress(iterations, desc or f"translation {mode}", initial=first)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = row_start = time.perf_counter()
-    for iteration in range(1, iterations + 1):
+    for iteration in range(first + 1, iterations + 1):
         idx = batch_indices(len(src), batch_size, rng).to(device)
         if not unpaired:
             jdx = idx
@@ -549,6 +597,7 @@ def train_translation(
         step_lr = opt_g.param_groups[0]["lr"]
         for scheduler in schedulers:
             scheduler.step()
+        sums = running.sums  # summed on the device; read back once per log row
         for key, value in step.items():
             sums[key] = sums.get(key, 0) + value.detach().float()
         if iteration % max(1, log_every) == 0 or iteration == iterations:
@@ -560,28 +609,31 @@ def train_translation(
             log.add(iteration, **row, lr=step_lr)
             bar.set_postfix({"g": f"{row['g_total']:.3g}", "images/s": f"{rate:.1f}"}, refresh=False)
             logger.debug("%s iteration %d: %s, %.1f images/s", mode, iteration, row, rate)
-            sums = {}
+            running.sums = {}
         if validation is not None and (iteration % max(1, validation.every) == 0 or iteration == iterations):
             mae = validation_mae(nets["generator"], validation, device, memory_format)
-            validated.append({"iteration": iteration, "val_mae": mae})
-            if mae < best_mae:  # NaN (no foreground) never wins: the last iteration is kept
-                best_mae, selected, best_state = mae, iteration, _cpu_state(nets)
+            running.validated.append({"iteration": iteration, "val_mae": mae})
+            if mae < running.best_mae:  # NaN (no foreground) never wins: the last iteration is kept
+                running.best_mae, running.selected, running.best_state = mae, iteration, _cpu_state(nets)
         bar.update(1)
+        resume.step(iteration)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     bar.close()
+    resume.finish()
 
+    best_state, selected = running.best_state, running.selected
     state = best_state if best_state is not None else _cpu_state(nets)
-    if validated:
-        logger.info("%s: kept iteration %d of %d (validation MAE %.4f)", mode, selected, iterations, best_mae)
+    if running.validated:
+        logger.info("%s: kept iteration %d of %d (validation MAE %.4f)", mode, selected, iterations, running.best_mae)
     return TranslationResult(
         state=state,
         architecture=architecture,
         history=log.frame(),
-        images_per_second=iterations * batch_size / max(seconds, 1e-9),
+        images_per_second=(iterations - first) * batch_size / max(seconds, 1e-9),
         seconds=seconds,
         parameters=parameters,
         selected_iteration=selected if best_state is not None else iterations,
-        validation=pd.DataFrame(validated, columns=["iteration", "val_mae"]),
+        validation=pd.DataFrame(running.validated, columns=["iteration", "val_mae"]),
     )
