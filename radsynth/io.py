@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,24 @@ def spacing_of(affine: np.ndarray) -> np.ndarray:
     return np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
 
 
+# Every member of an .npz gets this timestamp, so the same arrays give the same bytes.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
 def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Save named arrays to an uncompressed ``.npz`` (fast to load into memory for training)."""
+    """Save named arrays to an uncompressed ``.npz`` (fast to load into memory for training).
+
+    The file is what ``np.savez`` writes, with every member dated 1980-01-01 explicitly
+    (``np.savez`` leaves the date to Python's zipfile), so equal arrays give equal bytes.
+    """
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+        with zipfile.ZipFile(tmp, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for key, value in arrays.items():
+                member = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+                member.compress_type = zipfile.ZIP_STORED
+                # force_zip64 as np.savez: members over 2 GiB need it (numpy gh-10776).
+                with archive.open(member, "w", force_zip64=True) as handle:
+                    np.lib.format.write_array(handle, np.asanyarray(value), allow_pickle=False)
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -109,26 +123,64 @@ def write_csv(path: str | os.PathLike, frame, **kwargs) -> None:
 
 
 def file_hash(*paths: str | os.PathLike) -> str:
-    """SHA-256 over the bytes of ``paths`` (in order): the data hash in model sidecars."""
+    """SHA-256 over the bytes of ``paths`` (in order): the data hash in model sidecars.
+
+    A file contributes its bytes, streamed in chunks (any size, little memory). A folder
+    contributes its :func:`folder_manifest`, so it is hashed by the names and contents of
+    the files under it, never by timestamps or listing order.
+    """
     digest = hashlib.sha256()
     for path in paths:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        if os.path.isdir(path):
+            digest.update(folder_manifest(path))
+        else:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(_CHUNK), b""):
+                    digest.update(block)
     return digest.hexdigest()
 
 
-def versions() -> dict[str, str]:
-    """Versions of the packages whose behaviour shapes the results."""
+_CHUNK = 1 << 22  # 4 MiB reads: sha256 runs at disk speed without holding a file in memory
+# Written by Snakemake into directory() outputs; its content says nothing about the data.
+_SKIP = frozenset({".snakemake_timestamp"})
+
+
+def folder_manifest(folder: str | os.PathLike) -> bytes:
+    """One line ``<sha256>  <relative path>`` per file under ``folder``, sorted by path.
+
+    Paths are relative with ``/`` separators, so the manifest (and the folder's hash) is the
+    same wherever the folder lies; symbolic links to files count as their targets.
+    """
+    files = []
+    for root, _, names in os.walk(folder):
+        files += [os.path.join(root, name) for name in names if name not in _SKIP]
+    relative = {Path(os.path.relpath(full, folder)).as_posix(): full for full in files}
+    return "".join(f"{file_hash(relative[name])}  {name}\n" for name in sorted(relative)).encode()
+
+
+PACKAGES = (
+    "radsynth", "torch", "monai", "numpy", "scipy", "scikit-image", "SimpleITK", "nibabel",
+    "pandas", "snakemake",
+)  # fmt: skip
+
+
+def package_versions() -> dict[str, str | None]:
+    """Python and :data:`PACKAGES` versions from the installed metadata (None: not installed)."""
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    found = {}
-    for name in ("radsynth", "torch", "monai", "numpy", "scipy", "scikit-image", "nibabel", "snakemake"):
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
         try:
             found[name] = version(name)
         except PackageNotFoundError:
-            pass
+            found[name] = None
     return found
+
+
+def versions() -> dict[str, str]:
+    """Versions of the installed packages whose behaviour shapes the results."""
+    return {name: found for name, found in package_versions().items() if found is not None}
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict, sidecar: dict) -> None:
@@ -146,7 +198,10 @@ def save_checkpoint(path: str | os.PathLike, state: dict, sidecar: dict) -> None
     path = Path(path)
     write_json(path.with_suffix(".json"), {**sidecar, "versions": versions()})
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        # Through a file object: given a path, torch.save names the archive's root folder
+        # after the file, here the random temporary name, so equal weights gave other bytes.
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[dict, dict]:

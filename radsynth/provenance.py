@@ -1,0 +1,130 @@
+"""Provenance sidecars: what made a model or a table, next to it.
+
+``write_provenance(snakemake.output, snakemake.config, snakemake.input)`` at the end of a
+training or table script writes ``<output>.provenance.json`` beside every model (``.pt``) and
+table (``.csv``, ``.tsv``, ``.md``, ``.tex``, ``.html``) output, holding:
+
+- ``config``: the run's whole config (after the scale preset and overrides);
+- ``data_hash``: ``{input path: sha256}``; a folder is hashed by its files
+  (:func:`radsynth.io.file_hash`), so the hash says which data a result came from;
+- ``packages``: versions of Python and the packages that shape the results (null: missing);
+- ``git``: ``{"commit", "dirty"}`` of the checkout the ``radsynth`` package was imported from,
+  null when it is not a git checkout or git is missing;
+- ``created``: when the sidecar was written (UTC, ISO 8601);
+- ``output``: the path and sha256 of the file it describes (sidecars only), so a sidecar left
+  beside a file that changed since is recognisable.
+
+The sidecar is the one output of a run that differs between two identical runs (``created``);
+the model or table itself does not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from radsynth.io import file_hash, package_versions, write_json
+
+MODEL_SUFFIXES = (".pt",)
+TABLE_SUFFIXES = (".csv", ".tsv", ".md", ".tex", ".html")
+SIDECAR_SUFFIX = ".provenance.json"
+_GIT_TIMEOUT_S = 30
+
+
+def provenance(config: dict, inputs: Iterable[str | os.PathLike]) -> dict[str, Any]:
+    """The provenance record of a run's outputs.
+
+    Args:
+        config: the run's config (``snakemake.config``); kept as plain JSON values (anything
+            JSON has no type for is written as its ``str``).
+        inputs: the files and folders the outputs were made from (``snakemake.input``).
+            Each distinct path is hashed once; a path that does not exist gets null.
+
+    Returns:
+        ``{"config", "data_hash", "packages", "git", "created"}`` (see the module docstring).
+    """
+    data_hash: dict[str, str | None] = {}
+    for path in inputs:
+        key = os.fspath(path)
+        if key not in data_hash:
+            data_hash[key] = file_hash(key) if os.path.exists(key) else None
+    return {
+        # JSON round trip: plain values, string keys (YAML's `255: 1` next to string keys
+        # could not be sorted when the sidecar is written).
+        "config": json.loads(json.dumps(config, default=str)),
+        "data_hash": data_hash,
+        "packages": package_versions(),
+        "git": git_state(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def needs_sidecar(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a model or a table, the outputs that get a provenance sidecar."""
+    name = os.fspath(path).lower()
+    return name.endswith(MODEL_SUFFIXES + TABLE_SUFFIXES) and not os.path.isdir(path)
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """``<path>.provenance.json``."""
+    return Path(f"{os.fspath(path)}{SIDECAR_SUFFIX}")
+
+
+def write_provenance(
+    outputs: Iterable[str | os.PathLike], config: dict, inputs: Iterable[str | os.PathLike]
+) -> None:
+    """Write ``<output>.provenance.json`` atomically beside every model and table in ``outputs``.
+
+    Call it last in a script, once its outputs are written::
+
+        write_provenance(snakemake.output, snakemake.config, snakemake.input)
+
+    Inputs are hashed once for all the sidecars; outputs that are neither models nor tables
+    (arrays, figures, logs) get none.
+
+    Args:
+        outputs: the script's outputs (``snakemake.output``).
+        config: the run's config (``snakemake.config``).
+        inputs: the script's inputs (``snakemake.input``).
+    """
+    targets = list(dict.fromkeys(os.fspath(path) for path in outputs if needs_sidecar(path)))
+    if not targets:
+        return
+    record = provenance(config, inputs)
+    for path in targets:
+        output = {"path": path, "sha256": file_hash(path) if os.path.isfile(path) else None}
+        write_json(sidecar_path(path), {**record, "output": output})
+
+
+def git_state() -> dict[str, Any] | None:
+    """``{"commit": sha, "dirty": bool}`` of the git checkout holding the ``radsynth`` package.
+
+    ``dirty`` is true when tracked files differ from the commit or untracked, non-ignored
+    files exist (results are git-ignored). None when the package is not a tracked part of a
+    git checkout (an installed copy) or git is missing or fails.
+    """
+    package = Path(__file__).resolve().parent
+    # GIT_OPTIONAL_LOCKS=0: `git status` must not take the index lock that a user's own git
+    # command (or a parallel job) may hold.
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(package), *args],
+            capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, env=env, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    try:
+        # An installed copy inside some other repository (a venv in a project) is not ours.
+        git("ls-files", "--error-unmatch", "__init__.py")
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain").strip())
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}

@@ -1,0 +1,161 @@
+"""Provenance sidecars: contents, atomic writes, which outputs get one, the git state."""
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import radsynth.io
+import radsynth.provenance
+from radsynth.io import PACKAGES, file_hash
+from radsynth.provenance import git_state, provenance, sidecar_path, write_provenance
+
+REPO = Path(radsynth.provenance.__file__).resolve().parents[1]
+# As Snakemake passes it: tuples, YAML integer keys beside string keys, a Path.
+CONFIG = {
+    "seed": 0,
+    "scale": "tiny",
+    "dataset": {"name": "phantom", "label_map": {255: 1, "128": 2}, "root": Path("raw")},
+    "levels": (0, 5),
+}
+PLAIN = {
+    "seed": 0,
+    "scale": "tiny",
+    "dataset": {"name": "phantom", "label_map": {"255": 1, "128": 2}, "root": "raw"},
+    "levels": [0, 5],
+}
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    data = tmp_path / "data"
+    (data / "sub" / "deeper").mkdir(parents=True)
+    (data / "b.txt").write_bytes(b"bee")
+    (data / "sub" / "deeper" / "a.txt").write_bytes(b"a" * 10)
+    (data / ".snakemake_timestamp").write_bytes(b"")
+    packed = tmp_path / "train.npz"
+    packed.write_bytes(os.urandom(5 << 20))  # more than one 4 MiB read
+    return packed, data
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_record_holds_config_hashes_versions_git_and_time(inputs):
+    packed, data = inputs
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    record = provenance(CONFIG, [str(packed), data, str(packed)])
+    assert set(record) == {"config", "data_hash", "packages", "git", "created"}
+    # Plain JSON values: what the sidecar holds is what the function returns.
+    assert record["config"] == PLAIN
+    assert record["data_hash"] == {str(packed): sha256(packed.read_bytes()), str(data): file_hash(data)}
+    manifest = f"{sha256(b'bee')}  b.txt\n{sha256(b'a' * 10)}  sub/deeper/a.txt\n".encode()
+    assert record["data_hash"][str(data)] == sha256(manifest)  # the .snakemake_timestamp is no data
+    assert set(record["packages"]) == {"python", *PACKAGES}
+    assert record["packages"]["python"] == platform.python_version()
+    assert record["packages"]["numpy"] == __import__("numpy").__version__
+    created = datetime.fromisoformat(record["created"])
+    assert created.utcoffset() == timedelta(0)
+    assert before <= created <= datetime.now(timezone.utc) + timedelta(seconds=1)
+
+
+def test_missing_package_and_missing_input_are_null(tmp_path, monkeypatch):
+    monkeypatch.setattr(radsynth.io, "PACKAGES", (*PACKAGES, "no-such-package-radsynth"))
+    record = provenance({}, [tmp_path / "absent.npz"])
+    assert record["packages"]["no-such-package-radsynth"] is None
+    assert record["data_hash"] == {str(tmp_path / "absent.npz"): None}
+
+
+def test_folder_hash_depends_on_names_and_contents_not_location(inputs, tmp_path):
+    _, data = inputs
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(data, copy)
+    os.utime(copy / "b.txt", (0, 0))
+    assert file_hash(copy) == file_hash(data)
+    (copy / "b.txt").rename(copy / "c.txt")
+    assert file_hash(copy) != file_hash(data)
+    (copy / "c.txt").rename(copy / "b.txt")
+    (copy / "b.txt").write_bytes(b"bea")
+    assert file_hash(copy) != file_hash(data)
+
+
+def test_only_models_and_tables_get_a_sidecar(inputs, tmp_path):
+    out = tmp_path / "out"
+    sidecars = ["model.pt", "table.csv", "loss.tsv", "table.md", "table.tex", "report.html", "UPPER.CSV"]
+    others = ["packed.npz", "figure.png", "model.json", "image.nii.gz", "log.txt"]
+    for name in sidecars + others:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(name)
+    (out / "folder.csv").mkdir()  # a directory() output named like a table is no table
+    write_provenance([str(out / n) for n in sidecars + others + ["folder.csv"]], CONFIG, list(inputs))
+    written = sorted(p.name for p in out.iterdir() if p.name.endswith(".provenance.json"))
+    assert written == sorted(f"{n}.provenance.json" for n in sidecars)
+    sidecar = json.loads(sidecar_path(out / "table.md").read_text())
+    assert sidecar["config"] == PLAIN
+    assert sidecar["data_hash"] == {str(p): file_hash(p) for p in inputs}
+    assert sidecar["output"] == {"path": str(out / "table.md"), "sha256": sha256(b"table.md")}
+
+
+def test_inputs_are_hashed_once_per_call(inputs, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(radsynth.provenance, "file_hash", lambda path: calls.append(path) or "h")
+    outputs = [tmp_path / f"t.{ext}" for ext in ("csv", "md", "tex")]
+    for path in outputs:
+        path.write_text("x")
+    write_provenance(outputs, CONFIG, [*inputs, *inputs, str(inputs[0])])
+    assert sorted(map(str, calls)) == sorted(map(str, [*inputs, *outputs]))
+    # Nothing to describe: no hashing at all.
+    calls.clear()
+    write_provenance([tmp_path / "figure.png"], CONFIG, inputs)
+    assert calls == [] and not sidecar_path(tmp_path / "figure.png").exists()
+
+
+def test_sidecar_is_written_atomically(inputs, tmp_path, monkeypatch):
+    table = tmp_path / "table.csv"
+    table.write_text("a,b\n")
+    write_provenance([table], CONFIG, inputs)
+    sidecar = sidecar_path(table)
+    assert oct(sidecar.stat().st_mode & 0o777) != "0o600"  # shared like every output
+    old = sidecar.read_text()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    # The new sidecar goes to a temporary name first: a crash before the rename leaves the
+    # previous sidecar whole and no temporary file behind.
+    monkeypatch.setattr(radsynth.io.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_provenance([table], {**CONFIG, "seed": 1}, inputs)
+    assert sidecar.read_text() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", "train.npz", "table.csv", sidecar.name])
+
+
+def git(*args):
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_git_commit_is_the_checkout_head():
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0 or git("ls-files", "--error-unmatch", "radsynth/__init__.py").returncode != 0:
+        pytest.skip("radsynth is not imported from a git checkout")
+    state = git_state()
+    assert state["commit"] == head.stdout.strip()
+    assert state["dirty"] == bool(git("status", "--porcelain").stdout.strip())
+    assert provenance({}, [])["git"] == state
+
+
+def test_no_git_state_without_a_checkout_or_without_git(tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setenv("GIT_DIR", str(tmp_path / "not-a-repository"))
+        assert git_state() is None
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))  # no git executable anywhere
+        assert git_state() is None
