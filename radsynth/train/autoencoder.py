@@ -34,6 +34,7 @@ from radsynth.train.common import (
     seed_everything,
     to_device,
 )
+from radsynth.train.resume import Resume
 
 # PatchDiscriminator with num_layers_d=3 shrinks H to H / 8 - 2: smaller inputs fail.
 MIN_ADVERSARIAL_SIZE = 24
@@ -77,6 +78,7 @@ def train_autoencoder(
     seed: int = 0,
     device: torch.device | str | None = None,
     log_every: int = 10,
+    resume: Resume | None = None,
 ) -> AutoencoderResult:
     """Train a KL autoencoder on images, then fit the latent scale factor.
 
@@ -95,6 +97,8 @@ def train_autoencoder(
         seed: seeds weights, batches and posterior samples.
         device: "cpu", "cuda" or a torch device; None picks CUDA when present.
         log_every: iterations averaged per row of ``history``.
+        resume: saves the run's state every few steps and on SIGTERM, and continues from a
+            saved state (:class:`radsynth.train.resume.Resume`); None trains in one go.
 
     Returns:
         An :class:`AutoencoderResult`; ``architecture["scale_factor"]`` is
@@ -135,10 +139,16 @@ def train_autoencoder(
 
     data = to_device(images, device)
     log = LossLog(log_every)
-    bar = progress(iterations, "autoencoder")
+    resume = resume or Resume(None)
+    resume.track(autoencoder=model, optimizer=optimizer, generator=generator, log=log)
+    if discriminator is not None:
+        resume.track(discriminator=discriminator, d_optimizer=d_optimizer)
+    first = resume.start()
+    bar = progress(iterations, "autoencoder", initial=first)
     model.train()
     start = time.perf_counter()
-    for iteration in range(1, iterations + 1):
+    for step in range(first, iterations):
+        iteration = step + 1
         batch = data[batch_indices(len(data), batch_size, generator).to(device)]
         with autocast(device):
             reconstruction, z_mu, z_sigma = model(batch)
@@ -168,8 +178,10 @@ def train_autoencoder(
         values = torch.stack([v.detach() for v in losses.values()]).tolist()
         log.add(iteration, **dict(zip(losses, values, strict=True)))
         bar.update()
+        resume.step(iteration)
     log.flush(iterations)
     bar.close()
+    resume.finish()
     elapsed = time.perf_counter() - start
     architecture = {
         "autoencoder": config,
@@ -179,7 +191,7 @@ def train_autoencoder(
     state = {"autoencoder": cpu_state(model)}
     if discriminator is not None:
         state["discriminator"] = cpu_state(discriminator)
-    throughput = iterations * batch_size / elapsed
+    throughput = (iterations - first) * batch_size / elapsed
     return AutoencoderResult(state, architecture, log.frame(), throughput)
 
 

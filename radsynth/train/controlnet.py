@@ -29,6 +29,7 @@ from radsynth.train.common import (
     to_device,
 )
 from radsynth.train.diffusion import drop_prompts, lr_factor, target
+from radsynth.train.resume import Resume
 
 
 @dataclass
@@ -92,6 +93,7 @@ def train_controlnet(
     seed: int = 0,
     device: torch.device | str | None = None,
     log_every: int = 10,
+    resume: Resume | None = None,
 ) -> ControlNetResult:
     """Train a ControlNet that steers a frozen diffusion UNet with EMIT-Diff's control image.
 
@@ -114,6 +116,8 @@ def train_controlnet(
         seed: seeds the batches, noise, timesteps, flips and dropout.
         device: "cpu", "cuda" or a torch device; None picks CUDA when present.
         log_every: iterations averaged per row of ``history``.
+        resume: saves the run's state every few steps and on SIGTERM, and continues from a
+            saved state (:class:`radsynth.train.resume.Resume`); None trains in one go.
 
     Returns:
         A :class:`ControlNetResult`.
@@ -137,10 +141,15 @@ def train_controlnet(
     inputs = encoded_pairs(images, codec, device)
     control = to_device(control_map(images, labels, edge_sigma, mask_fill), device)
     words = None if tokens is None else torch.as_tensor(tokens, device=device)
-    log, bar = LossLog(log_every), progress(iterations, "controlnet")
+    log = LossLog(log_every)
+    resume = resume or Resume(None)
+    # Only the ControlNet learns: the frozen base holds no state that changes.
+    resume.track(controlnet=controlnet, optimizer=optimizer, lr_scheduler=lr_scheduler, generator=generator, log=log)
+    first = resume.start()
+    bar = progress(iterations, "controlnet", initial=first)
     controlnet.train()
     start = time.perf_counter()
-    for iteration in range(1, iterations + 1):
+    for step in range(first, iterations):
         rows = batch_indices(len(control), batch_size, generator).to(device)
         flipped = torch.rand(len(rows), device=device) < (0.5 if flip else 0.0)
         image = inputs[flipped.long(), rows]
@@ -155,9 +164,12 @@ def train_controlnet(
         loss.backward()
         optimizer.step()
         lr_scheduler.step()
-        log.add(iteration, loss=loss.item())
+        log.add(step + 1, loss=loss.item())
         bar.update()
+        resume.step(step + 1)
     log.flush(iterations)
     bar.close()
+    resume.finish()
     elapsed = time.perf_counter() - start
-    return ControlNetResult({"controlnet": cpu_state(controlnet)}, architecture, log.frame(), iterations * batch_size / elapsed)
+    throughput = (iterations - first) * batch_size / elapsed
+    return ControlNetResult({"controlnet": cpu_state(controlnet)}, architecture, log.frame(), throughput)

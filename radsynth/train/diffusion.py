@@ -28,6 +28,7 @@ from radsynth.train.common import (
     seed_everything,
     to_device,
 )
+from radsynth.train.resume import Resume
 
 
 @dataclass
@@ -68,6 +69,7 @@ def train_ddpm(
     seed: int = 0,
     device: torch.device | str | None = None,
     log_every: int = 10,
+    resume: Resume | None = None,
 ) -> DiffusionResult:
     """Train a DDPM noise predictor on ``data``, optionally conditioned on prompts.
 
@@ -96,6 +98,8 @@ def train_ddpm(
         seed: seeds weights, batches, noise, timesteps, flips and dropout.
         device: "cpu", "cuda" or a torch device; None picks CUDA when present.
         log_every: iterations averaged per row of ``history``.
+        resume: saves the run's state every few steps and on SIGTERM, and continues from a
+            saved state (:class:`radsynth.train.resume.Resume`); None trains in one go.
 
     Returns:
         A :class:`DiffusionResult`.
@@ -126,10 +130,16 @@ def train_ddpm(
 
     images = to_device(data, device)
     words = torch.as_tensor(tokens, device=device) if conditioned else None
-    log, bar = LossLog(log_every), progress(iterations, "diffusion")
+    log = LossLog(log_every)
+    resume = resume or Resume(None)
+    resume.track(modules=modules, optimizer=optimizer, lr_scheduler=lr_scheduler, generator=generator, log=log)
+    if ema is not None:
+        resume.track(ema=ema)
+    first = resume.start()
+    bar = progress(iterations, "diffusion", initial=first)
     modules.train()
     start = time.perf_counter()
-    for iteration in range(1, iterations + 1):
+    for step in range(first, iterations):
         rows = batch_indices(len(images), batch_size, generator).to(device)
         image = images[rows]
         if flip:
@@ -147,15 +157,17 @@ def train_ddpm(
         lr_scheduler.step()
         if ema is not None:
             ema.update_parameters(modules)
-        log.add(iteration, loss=loss.item())
+        log.add(step + 1, loss=loss.item())
         bar.update()
+        resume.step(step + 1)
     log.flush(iterations)
     bar.close()
+    resume.finish()
     elapsed = time.perf_counter() - start
     state = named_states(modules)
     if ema is not None:
         state = {**named_states(ema.module), "unet_online": state["unet"]}
-    return DiffusionResult(state, architecture, log.frame(), iterations * batch_size / elapsed)
+    return DiffusionResult(state, architecture, log.frame(), (iterations - first) * batch_size / elapsed)
 
 
 def latent_training_data(images: np.ndarray, tokens: np.ndarray, codec, device) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,7 @@ from radsynth.train.common import (
     seed_everything,
     to_device,
 )
+from radsynth.train.resume import Resume
 
 
 def mask_inputs(
@@ -78,6 +79,28 @@ class MaskGANResult:
         )
 
 
+class _Sums:
+    """Loss sums of the current history row, kept on the device (read back once per row)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.sums = device, {}
+
+    def add(self, losses: dict) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0) + value.detach().float()
+
+    def pop(self, count: int) -> dict:
+        means, self.sums = {k: float(v) / count for k, v in self.sums.items()}, {}
+        return means
+
+    # A resumed run continues a half-summed row where it stopped.
+    def state_dict(self) -> dict:
+        return {k: v.cpu() for k, v in self.sums.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums = {k: v.to(self.device) for k, v in state.items()}
+
+
 def _lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
     return F.mse_loss(prediction.float(), target.float())
@@ -122,6 +145,7 @@ def train_mask_gan(
     seed: int = 0,
     device: torch.device | str | None = None,
     log_every: int = 10,
+    resume: Resume | None = None,
 ) -> MaskGANResult:
     """Train a mask-to-image Pix2Pix GAN on real (image, mask) slices held on the device.
 
@@ -141,6 +165,8 @@ def train_mask_gan(
         seed: seeds weights, batches, flips and noise.
         device: "cpu", "cuda" or a torch device; None picks CUDA when present.
         log_every: iterations averaged per row of ``history``.
+        resume: saves the run's state every few steps and on SIGTERM, and continues from a
+            saved state (:class:`radsynth.train.resume.Resume`); None trains in one go.
 
     Returns:
         A :class:`MaskGANResult`.
@@ -186,10 +212,16 @@ def train_mask_gan(
     device_rng = torch.Generator(device=device).manual_seed(seed + 1)
 
     data, masks = to_device(images, device), to_device(labels, device, torch.long)
-    log, bar = LossLog(every=1), progress(iterations, "mask gan")
-    sums: dict[str, torch.Tensor] = {}  # summed on the device, read back once per row
+    log = LossLog(every=1)
+    sums = _Sums(device)
+    resume = resume or Resume(None)
+    resume.track(generator=g, discriminator=d, optimizer_g=opt_g, optimizer_d=opt_d)
+    resume.track(batches=rng, device_rng=device_rng, log=log, sums=sums)
+    first = resume.start()
+    bar = progress(iterations, "mask gan", initial=first)
     start = time.perf_counter()
-    for iteration in range(1, iterations + 1):
+    for step in range(first, iterations):
+        iteration = step + 1
         rows = batch_indices(len(data), batch_size, rng).to(device)
         image, mask = data[rows], masks[rows]
         if flip:
@@ -201,17 +233,14 @@ def train_mask_gan(
         )
         inputs = mask_inputs(mask, classes, noise)
         condition = inputs[:, :mask_channels]  # D sees the mask, not the noise
-        losses = _step(g, d, opt_g, opt_d, inputs, condition, image, l1_weight, device)
-        for key, value in losses.items():
-            sums[key] = sums.get(key, 0) + value.detach().float()
+        sums.add(_step(g, d, opt_g, opt_d, inputs, condition, image, l1_weight, device))
         if iteration % max(1, log_every) == 0 or iteration == iterations:
-            count = (iteration - 1) % max(1, log_every) + 1
-            log.add(iteration, **{k: float(v) / count for k, v in sums.items()})
-            sums = {}
+            log.add(iteration, **sums.pop((iteration - 1) % max(1, log_every) + 1))
         bar.update(1)
+        resume.step(iteration)
     bar.close()
+    resume.finish()
     elapsed = time.perf_counter() - start
     state = {"generator": cpu_state(g), "discriminator": cpu_state(d)}
-    return MaskGANResult(
-        state, architecture, log.frame(), iterations * batch_size / max(elapsed, 1e-9)
-    )
+    throughput = (iterations - first) * batch_size / max(elapsed, 1e-9)
+    return MaskGANResult(state, architecture, log.frame(), throughput)
