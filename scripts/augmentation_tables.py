@@ -2,6 +2,7 @@
 generator's structure consistency) and the synthesis quality table."""
 
 from radsynth.logs import log_to
+from radsynth.provenance import write_provenance
 from radsynth.report.augmentation import augmentation_table, synthesis_table
 from radsynth.report.tables import read_metrics, write_table
 
@@ -20,3 +21,4 @@ write_table(summary, table, paths("augmentation"), "Segmentation with each augme
 summary, table = synthesis_table(synthesis, order)
 write_table(summary, table, paths("synthesis"), "Synthetic pairs scored by the real-data segmenter, over folds.")
 log.info("tables written")
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -7,12 +7,13 @@ import numpy as np
 from radsynth.evaluate.segmentation import evaluate_segmentation
 from radsynth.io import read_nifti, spacing_of, write_csv, write_nifti
 from radsynth.logs import log_to
-from radsynth.train.common import pick_device, set_threads
+from radsynth.provenance import write_provenance
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.segmentation import load_segmenter
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-device = pick_device(snakemake.params.device)
+device = job_device(snakemake.params.device)
 params = snakemake.params
 
 subjects, affines = [], {}
@@ -41,3 +42,4 @@ for name, prediction in predictions.items():
     write_nifti(Path(snakemake.output.predictions) / f"{name}.nii.gz", prediction, affines[name])
 write_csv(snakemake.output.metrics, metrics)
 log.info("mean dice %.3f", metrics.loc[metrics["metric"] == "dice", "value"].mean())
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -3,14 +3,15 @@
 from radsynth.evaluate.translation import evaluate_translation
 from radsynth.io import load_arrays, save_arrays, write_csv
 from radsynth.logs import log_to
-from radsynth.train.common import pick_device, set_threads
+from radsynth.provenance import write_provenance
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.translation import load_translator
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 wildcards = snakemake.wildcards
 
-translator = load_translator(snakemake.input.model, pick_device(snakemake.params.device))
+translator = load_translator(snakemake.input.model, job_device(snakemake.params.device))
 metrics, examples = evaluate_translation(
     translator,
     load_arrays(snakemake.input.test),
@@ -23,3 +24,4 @@ metrics, examples = evaluate_translation(
 write_csv(snakemake.output.metrics, metrics)
 save_arrays(snakemake.output.examples, **examples)
 log.info("\n%s", metrics.groupby("metric")["value"].mean().to_string())
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -5,14 +5,16 @@ import numpy as np
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
+from radsynth.provenance import write_provenance
 from radsynth.train.autoencoder import load_autoencoder
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.diffusion import latent_training_data, train_ddpm
+from radsynth.train.resume import Resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
-device = pick_device(params.device)
+device = job_device(params.device)
 
 pool = [load_arrays(path) for path in snakemake.input.pool]
 images = np.concatenate([part["image"] for part in pool])
@@ -22,6 +24,14 @@ if snakemake.input.autoencoder:
     images, tokens = latent_training_data(images, tokens, load_autoencoder(snakemake.input.autoencoder, device), device)
 
 pretrain = settings["pretrain"]
+data_hash = file_hash(*snakemake.input.pool)
+# A state saved under other settings, data or autoencoder is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "seed": params.seed,
+    "data_hash": data_hash,
+    "autoencoder": file_hash(snakemake.input.autoencoder) if snakemake.input.autoencoder else None,
+}
 result = train_ddpm(
     images,
     tokens=tokens,
@@ -37,15 +47,17 @@ result = train_ddpm(
     flip=flip,
     seed=params.seed,
     device=device,
+    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
 )
 sidecar = {
     "architecture": result.architecture,
     "pool": [str(path) for path in snakemake.input.pool],
     "latent": bool(snakemake.input.autoencoder),
     "settings": settings,
-    "data_hash": file_hash(*snakemake.input.pool),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("pretrained on %d pool slices: %.1f images/s", len(images), result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -2,6 +2,7 @@
 LCC post-processing)."""
 
 from radsynth.logs import log_to
+from radsynth.provenance import write_provenance
 from radsynth.report.segmentation import segmentation_table
 from radsynth.report.tables import read_metrics, write_table
 
@@ -20,3 +21,4 @@ summary, table = segmentation_table(
 write_table(summary, table, paths("segmentation"), "Supervised vs semi-supervised segmentation by labelled amount.")
 
 log.info("tables written")
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -2,6 +2,7 @@
 
 from radsynth.io import write_csv
 from radsynth.logs import log_to
+from radsynth.provenance import write_provenance
 from radsynth.split import (
     cross_validation_folds,
     fixed_split,
@@ -31,3 +32,4 @@ write_csv(snakemake.output[0], splits, sep="\t")
 log.info("split sizes: %s", splits["split"].value_counts().to_dict())
 if options["stratify"]:
     log.info("by stratum: %s", splits.groupby(["split", "stratum"]).size().to_dict())
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -7,13 +7,14 @@ from radsynth.io import load_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.metrics.synthesis import synthesis_scores
 from radsynth.pack import select_channels
-from radsynth.train.common import pick_device, set_threads
+from radsynth.provenance import write_provenance
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.segmentation import load_segmenter
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 params, wildcards = snakemake.params, snakemake.wildcards
-device = pick_device(params.device)
+device = job_device(params.device)
 
 pairs = load_arrays(snakemake.input.synthetic)
 train = load_arrays(snakemake.input.train)
@@ -32,3 +33,4 @@ scores = synthesis_scores(
 write_csv(snakemake.output[0], scores)
 mean = scores[scores["method"] == wildcards.generator].groupby("metric")["value"].mean()
 log.info("%s cv%s: %s", wildcards.generator, wildcards.fold, mean.round(3).to_dict())
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

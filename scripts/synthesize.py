@@ -9,12 +9,12 @@ from radsynth.pack import select_channels
 from radsynth.split import subjects_in
 from radsynth.synthesis import load_generator
 from radsynth.synthesis.prompts import describe, subject_tokens
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params, wildcards = snakemake.params.settings, snakemake.params, snakemake.wildcards
-device = pick_device(params.device)
+device = job_device(params.device)
 
 train = load_arrays(snakemake.input.train)
 allowed = set(subjects_in(pd.read_csv(snakemake.input.splits, sep="\t"), wildcards.pack))

@@ -4,8 +4,10 @@ synthetic pairs from a generator trained on the same fold's training subjects)."
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.provenance import write_provenance
 from radsynth.synthesis import GENERATORS
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
+from radsynth.train.resume import Resume
 from radsynth.train.segmentation import train_segmentation
 
 log = log_to(snakemake.log[0])
@@ -17,6 +19,16 @@ train["image"] = select_channels(train, settings["channels"])
 synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic else None
 if synthetic is not None and not set(synthetic["subject"]) - {""} <= set(train["subject"]):
     raise ValueError(f"{snakemake.input.synthetic}: pairs from subjects outside this fold's training set")
+data_hash = file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else []))
+# A state saved under other settings or data is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "augmentation": options,
+    "seed": snakemake.params.seed,
+    "run": dict(snakemake.wildcards),
+    "data_hash": data_hash,
+}
+resume = Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint)
 
 result = train_segmentation(
     train,
@@ -32,16 +44,18 @@ result = train_segmentation(
     iterations=options["iterations"] or settings["iterations"],
     batch_size=settings["batch_size"],
     seed=snakemake.params.seed,
-    device=pick_device(snakemake.params.device),
+    device=job_device(snakemake.params.device),
+    resume=resume,
 )
 sidecar = {
     "architecture": result.architecture,
     "run": {"fold": snakemake.wildcards.fold, "augmentation": method, "channels": settings["channels"]},
     "settings": settings,
     "augmentation": options,
-    "data_hash": file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else [])),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("cv%s %s: %.1f images/s", snakemake.wildcards.fold, method, result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -5,8 +5,10 @@ import numpy as np
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.provenance import write_provenance
 from radsynth.train.autoencoder import train_autoencoder
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
+from radsynth.train.resume import Resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -16,6 +18,15 @@ if snakemake.params.channels is None:  # the pool: slices already in the task's 
     images = np.concatenate([load_arrays(path)["image"] for path in snakemake.input.pool])
 else:
     images = select_channels(load_arrays(snakemake.input.train), snakemake.params.channels)
+data_hash = file_hash(*snakemake.input)
+# A state saved under other settings or data is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "channels": snakemake.params.channels,
+    "seed": snakemake.params.seed,
+    "run": dict(snakemake.wildcards),
+    "data_hash": data_hash,
+}
 result = train_autoencoder(
     images,
     network={key: settings[key] for key in ("channels", "latent_channels", "norm_num_groups")},
@@ -26,15 +37,17 @@ result = train_autoencoder(
     adversarial_weight=settings["adversarial_weight"],
     adversarial_start=settings["adversarial_start"],
     seed=snakemake.params.seed,
-    device=pick_device(snakemake.params.device),
+    device=job_device(snakemake.params.device),
+    resume=Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint),
 )
 sidecar = {
     "architecture": result.architecture,
     "channels": snakemake.params.channels,
     "settings": settings,
-    "data_hash": file_hash(*snakemake.input),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("autoencoder: scale factor %.3f, %.1f images/s", result.architecture["scale_factor"], result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

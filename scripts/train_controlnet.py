@@ -4,19 +4,33 @@ checkpoint holds base, ControlNet (and autoencoder), a self-contained generator.
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.provenance import write_provenance
 from radsynth.synthesis.prompts import subject_tokens
 from radsynth.train.autoencoder import load_autoencoder
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.controlnet import train_controlnet
+from radsynth.train.resume import Resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
-options, device = settings["controlnet"], pick_device(params.device)
+options, device = settings["controlnet"], job_device(params.device)
 
 train = load_arrays(snakemake.input.train)
 base_state, base_sidecar = load_checkpoint(snakemake.input.base)
 codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
+data_hash = file_hash(snakemake.input.train)
+models = [path for path in (snakemake.input.base, snakemake.input.autoencoder) if path]
+# A state saved under other settings, data or upstream models is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "channels": params.channels,
+    "prompt": params.prompt,
+    "seed": params.seed,
+    "run": dict(snakemake.wildcards),
+    "data_hash": data_hash,
+    "models": file_hash(*models),
+}
 result = train_controlnet(
     select_channels(train, params.channels),
     train["label"],
@@ -34,6 +48,7 @@ result = train_controlnet(
     text_dropout=settings["text_dropout"],
     seed=params.seed,
     device=device,
+    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
 )
 state = {"unet": base_state["unet"], **result.state}
 if "prompt_encoder" in base_state:
@@ -49,9 +64,10 @@ sidecar = {
     "prompt": params.prompt,
     "settings": settings,
     "base_checkpoint": snakemake.input.base,
-    "data_hash": file_hash(snakemake.input.train),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("controlnet: %.1f images/s", result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -3,15 +3,27 @@
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.provenance import write_provenance
 from radsynth.synthesis.ddpm import joint_data
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.diffusion import train_ddpm
+from radsynth.train.resume import Resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
 train = load_arrays(snakemake.input.train)
+data_hash = file_hash(snakemake.input.train)
+# A state saved under other settings or data is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "channels": params.channels,
+    "classes": params.classes,
+    "seed": params.seed,
+    "run": dict(snakemake.wildcards),
+    "data_hash": data_hash,
+}
 result = train_ddpm(
     joint_data(select_channels(train, params.channels), train["label"], params.classes),
     unet=settings["unet"],
@@ -22,16 +34,18 @@ result = train_ddpm(
     batch_size=settings["batch_size"],
     lr=settings["lr"],
     seed=params.seed,
-    device=pick_device(params.device),
+    device=job_device(params.device),
+    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
 )
 sidecar = {
     "generator": "ddpm",
     "architecture": {**result.architecture, "classes": params.classes},
     "channels": params.channels,
     "settings": settings,
-    "data_hash": file_hash(snakemake.input.train),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("ddpm: %.1f images/s", result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

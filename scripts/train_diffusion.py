@@ -4,15 +4,17 @@
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.provenance import write_provenance
 from radsynth.synthesis.prompts import subject_tokens
 from radsynth.train.autoencoder import load_autoencoder
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
 from radsynth.train.diffusion import latent_training_data, train_ddpm
+from radsynth.train.resume import Resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
-device = pick_device(params.device)
+device = job_device(params.device)
 
 train = load_arrays(snakemake.input.train)
 images = select_channels(train, params.channels)
@@ -23,6 +25,18 @@ if snakemake.input.autoencoder:
 init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
 if init is not None:
     init = (init[0], init[1]["architecture"])
+data_hash = file_hash(snakemake.input.train)
+models = [path for path in (snakemake.input.autoencoder, snakemake.input.pretrained) if path]
+# A state saved under other settings, data or upstream models is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "channels": params.channels,
+    "prompt": params.prompt,
+    "seed": params.seed,
+    "run": dict(snakemake.wildcards),
+    "data_hash": data_hash,
+    "models": file_hash(*models),
+}
 
 result = train_ddpm(
     images,
@@ -40,6 +54,7 @@ result = train_ddpm(
     flip=flip,
     seed=params.seed,
     device=device,
+    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
 )
 sidecar = {
     "architecture": result.architecture,
@@ -48,9 +63,10 @@ sidecar = {
     "latent": bool(snakemake.input.autoencoder),
     "pretrained": snakemake.input.pretrained or None,
     "settings": settings,
-    "data_hash": file_hash(snakemake.input.train),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("diffusion: %.1f images/s", result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

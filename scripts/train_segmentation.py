@@ -6,13 +6,15 @@ import pandas as pd
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
+from radsynth.provenance import write_provenance
 from radsynth.split import labelled_subset, subjects_in
-from radsynth.train.common import pick_device, set_threads
+from radsynth.train.common import job_device, set_threads
+from radsynth.train.resume import Resume
 from radsynth.train.segmentation import train_segmentation
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-device = pick_device(snakemake.params.device)
+device = job_device(snakemake.params.device)
 settings, wildcards = snakemake.params.settings, snakemake.wildcards
 
 train = load_arrays(snakemake.input.train)
@@ -22,6 +24,10 @@ seed = int(wildcards.seed)
 token = wildcards.labelled
 amount = int(token[1:]) if token.startswith("n") else int(token) / 100
 labelled = labelled_subset(subjects_in(splits, "train"), amount, seed)
+data_hash = file_hash(snakemake.input.train)
+# A state saved under other settings or data is not resumed (the run starts over).
+fingerprint = {"settings": settings, "run": dict(wildcards), "labelled_subjects": labelled, "data_hash": data_hash}
+resume = Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint)
 
 result = train_segmentation(
     train,
@@ -40,14 +46,16 @@ result = train_segmentation(
     rotate_flip=settings["rotate_flip"],
     seed=seed,
     device=device,
+    resume=resume,
 )
 sidecar = {
     "architecture": result.architecture,
     "run": {**dict(wildcards), "labelled_subjects": labelled, "channels": settings["channels"]},
     "settings": settings,
-    "data_hash": file_hash(snakemake.input.train),
+    "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
 save_checkpoint(snakemake.output.model, result.state, sidecar)
 write_csv(snakemake.output.history, result.history, sep="\t")
 log.info("%d labelled subjects: %s; %.1f images/s", len(labelled), labelled, result.images_per_second)
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

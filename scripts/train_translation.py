@@ -8,7 +8,9 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.misalign_torch import redraw_batch
 from radsynth.pack import select_channels
-from radsynth.train.common import pick_device, set_threads
+from radsynth.provenance import write_provenance
+from radsynth.train.common import job_device, set_threads
+from radsynth.train.resume import Resume
 from radsynth.train.translation import Validation, train_translation
 
 log = log_to(snakemake.log[0])
@@ -44,6 +46,16 @@ if snakemake.input.val:
 iterations = settings["iterations"]
 if settings["epochs"]:
     iterations = settings["epochs"] * -(-len(source) // settings["batch_size"])
+data_hash = file_hash(snakemake.input.pairs, *([snakemake.input.val] if snakemake.input.val else []))
+# A state saved under other settings or data is not resumed (the run starts over).
+fingerprint = {
+    "settings": settings,
+    "misalign": misalign,
+    "seed": snakemake.params.seed,
+    "run": dict(wildcards),
+    "data_hash": data_hash,
+}
+resume = Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint)
 result = train_translation(
     source,
     target,
@@ -63,15 +75,16 @@ result = train_translation(
     augment=augment,
     validation=validation,
     seed=snakemake.params.seed,
-    device=pick_device(snakemake.params.device),
+    device=job_device(snakemake.params.device),
     desc=f"{wildcards.method} {wildcards.setting}",
+    resume=resume,
 )
 sidecar = {
     "architecture": result.architecture,
     "run": dict(wildcards),
     "settings": settings,
     "misalign": misalign,
-    "data_hash": file_hash(snakemake.input.pairs, *([snakemake.input.val] if snakemake.input.val else [])),
+    "data_hash": data_hash,
     "parameters": result.parameters,
     "images_per_second": result.images_per_second,
     "seconds": result.seconds,
@@ -89,3 +102,4 @@ log.info(
     result.selected_iteration,
     iterations,
 )
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from radsynth.logs import log_to
+from radsynth.provenance import write_provenance
 from radsynth.report.tables import mode_table, read_metrics, translation_table, unpaired_table, write_table
 
 log = log_to(snakemake.log[0])
@@ -33,3 +34,4 @@ if params.unpaired:
     summary, table = unpaired_table(metrics[metrics["method"].isin(params.unpaired)])
     write_table(summary, table, paths("translation_unpaired"), f"{params.pair} translation trained on unpaired data.")
 log.info("translation tables written")
+write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -311,3 +311,88 @@ def generator_figure(
         ax.set_xticks([])
         ax.set_yticks([])
     _save(fig, path)
+
+
+def _checkerboard(a: np.ndarray, b: np.ndarray, tiles: int = 4) -> np.ndarray:
+    """``a`` and ``b`` (same shape, 2D) in alternating square tiles: edges that jump at tile
+    borders show a misalignment whatever the two contrasts."""
+    rows, cols = np.indices(a.shape)
+    size = max(1, max(a.shape) // (2 * tiles))
+    return np.where((rows // size + cols // size) % 2 == 0, a, b)
+
+
+def misalignment_figure(pairs: dict[int, dict[str, np.ndarray]], path: str | os.PathLike, subject: str,
+                        names: tuple[str, str] = ("source", "target")) -> None:
+    """One row per misalignment level of one subject's stored pair: the source, the moved
+    target, both as a checkerboard, and the true displacement (magnitude in pixels, arrows of
+    the in-plane components).
+
+    Args:
+        pairs: level -> ``source`` and ``target`` (X, Y, Z) volumes in [-1, 1] and ``field``
+            (X, Y, Z, C) as written by the misalign rule (C = 2 per slice, 3 per volume).
+        path: PNG to write.
+        subject: named in the title.
+        names: channel names of source and target, for the column titles.
+    """
+    titles = [names[0], f"{names[1]} (moved)", "checkerboard", "|displacement| (px)"]
+    levels = sorted(pairs)
+    fig, axes = _canvas(max(len(levels), 1), len(titles), 2.0, 2.1)
+    for row, level in enumerate(levels):
+        pair = pairs[level]
+        z = pair["source"].shape[2] // 2
+        source, target = pair["source"][:, :, z], pair["target"][:, :, z]
+        field = np.moveaxis(np.asarray(pair["field"])[:, :, z, :2], -1, 0)  # (2, X, Y)
+        _image(axes[row, 0], source)
+        _image(axes[row, 1], target)
+        _image(axes[row, 2], _checkerboard(source, target))
+        magnitude = np.linalg.norm(field, axis=0)
+        _image(axes[row, 3], magnitude, cmap="viridis", vmin=0, vmax=max(float(magnitude.max()), 1e-3))
+        _quiver(axes[row, 3], field, "#ffffff", max(2, field.shape[-1] // 12))
+        axes[row, 0].set_ylabel(f"level {level}\nmax {magnitude.max():.1f} px", fontsize=8)
+    for col, title in enumerate(titles):
+        axes[0, col].set_title(title, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"stored test pair of {subject}, middle slice", fontsize=8)
+    _save(fig, path)
+
+
+def sdf_figure(labels: list[np.ndarray], maps: list[np.ndarray], names: list[str], classes: list[int],
+               path: str | os.PathLike) -> None:
+    """One row per subject: the label on its most labelled slice, then each class's signed
+    distance map on that slice (negative inside, zero on the boundary, positive outside) with
+    the class boundary drawn over it.
+
+    Args:
+        labels: (X, Y, Z) label maps.
+        maps: (X, Y, Z, K) SDF maps in [-1, 1], one channel per class of ``classes``.
+        names: row titles, one per subject.
+        classes: the class value of each SDF channel.
+        path: PNG to write.
+    """
+    fig, axes = _canvas(max(len(labels), 1), len(classes) + 1, 2.0, 2.1)
+    for row, (label, sdf, name) in enumerate(zip(labels, maps, names)):
+        z = _slice_index(label, label.shape[2])
+        plane = label[:, :, z]
+        axes[row, 0].imshow(_radiological(plane), cmap=ListedColormap(["black", *_LABEL_COLOURS]),
+                            vmin=-0.5, vmax=len(_LABEL_COLOURS) + 0.5, interpolation="nearest")
+        axes[row, 0].set_ylabel(f"{name}\nslice {z}", fontsize=8)
+        for k, value in enumerate(classes):
+            ax = axes[row, k + 1]
+            image = ax.imshow(_radiological(sdf[:, :, z, k]), cmap="RdBu_r", vmin=-1, vmax=1,
+                              interpolation="nearest")
+            if (plane == value).any():
+                _contours(ax, (plane == value).astype(np.uint8) * int(value))
+    axes[0, 0].set_title("label", fontsize=8)
+    for k, value in enumerate(classes):
+        axes[0, k + 1].set_title(f"SDF of class {value}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout(rect=(0, 0, 0.84, 1))
+    if labels and classes:
+        colorbar = fig.colorbar(image, cax=fig.add_axes((0.86, 0.2, 0.02, 0.6)))
+        colorbar.ax.tick_params(labelsize=6)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")

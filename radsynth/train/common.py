@@ -10,6 +10,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from radsynth.devices import claim_gpu
+
 
 def pick_device(prefer: str = "auto") -> torch.device:
     """CUDA when present (or when asked for), CPU otherwise.
@@ -20,6 +22,17 @@ def pick_device(prefer: str = "auto") -> torch.device:
     if prefer == "cpu" or (prefer == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     return torch.device("cuda")
+
+
+def job_device(prefer: str = "auto") -> torch.device:
+    """The device of a workflow job: a GPU of its own when the machine has several.
+
+    Claims a device (:func:`radsynth.devices.claim_gpu`, which must run before CUDA starts)
+    unless ``prefer`` is "cpu", then picks as :func:`pick_device` does.
+    """
+    if prefer != "cpu":
+        claim_gpu()
+    return pick_device(prefer)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -1,6 +1,7 @@
 """The whole DAG at the tiny scale, run by Snakemake into a temporary folder."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis"]
-FIGURES = ["data", "phantom", "translation", "noise_curve", "synthetic", "losses", "dice"]
+FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "losses", "dice",
+           "benchmarks"]
+# Report categories (STAGES in common.smk): the tiny run has a result in each.
+STAGES = ["1. Data", "2. Misalignment", "3. SDF", "4. Translation", "5. Synthesis", "6. Augmentation",
+          "7. Segmentation", "8. Performance"]
 
 
 def make_picture_pairs(root, count: int) -> None:
@@ -30,7 +35,7 @@ def make_picture_pairs(root, count: int) -> None:
         imsave(root / "masks" / name, mask, check_contrast=False)
 
 
-def snakemake(workdir, *args, timeout=900):
+def snakemake(workdir, *args, timeout=1800):
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     return subprocess.run(
         command + list(args), capture_output=True, text=True, timeout=timeout, cwd=workdir
@@ -84,6 +89,21 @@ def test_figures_and_per_case_metrics(tiny_run):
 
 
 @pytest.mark.integration
+def test_every_model_and_table_has_a_provenance_sidecar(tiny_run):
+    models = sorted(tiny_run.glob("models/**/*.pt"))
+    tables = sorted((tiny_run / "tables").glob("*.csv"))
+    assert models and tables
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    for path in models + tables:
+        sidecar = json.loads(path.with_name(path.name + ".provenance.json").read_text())
+        assert sidecar["config"]["scale"] == "tiny", path
+        assert sidecar["data_hash"] and all(sidecar["data_hash"].values()), path
+        assert sidecar["packages"]["torch"] and sidecar["packages"]["monai"], path
+        if commit:
+            assert sidecar["git"]["commit"] == commit, path
+
+
+@pytest.mark.integration
 def test_splits_are_by_subject_and_synthetic_data_comes_from_training(tiny_run):
     splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
     assert splits["subject"].is_unique
@@ -119,15 +139,75 @@ def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
         assert sidecar["pretrained"] == str(pretrained.relative_to(tiny_run.parents[1]))
 
 
-@pytest.mark.integration
-def test_rerun_has_nothing_to_do_and_report_builds(tiny_run):
+def same_config(tiny_run):
     workdir = tiny_run.parents[1]
-    same = ["--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny"]
-    dry = snakemake(workdir, "--cores", "1", *same, "--dry-run")
-    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
-    report = snakemake(workdir, "--cores", "1", *same, "--report", "report.html")
+    return ["--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny"]
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tiny_run):
+    """The HTML report of the tiny run, built once: its results and categories (the JSON the
+    single-file report embeds for its viewer)."""
+    workdir = tiny_run.parents[1]
+    report = snakemake(workdir, "--cores", "1", *same_config(tiny_run), "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
-    assert (workdir / "report.html").stat().st_size > 100_000
+    html = (workdir / "report.html").read_text()
+    embedded = {
+        name: json.loads(re.search(rf'<script id="{name}">\s*var {name} = (.*?);\s*</script>', html, re.S).group(1))
+        for name in ("results", "categories")
+    }
+    return workdir / "report.html", embedded["results"], embedded["categories"]
+
+
+@pytest.mark.integration
+def test_rerun_has_nothing_to_do_and_report_builds(tiny_run, tiny_report):
+    dry = snakemake(tiny_run.parents[1], "--cores", "1", *same_config(tiny_run), "--dry-run")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+    assert tiny_report[0].stat().st_size > 100_000
+
+
+@pytest.mark.integration
+def test_report_has_every_stage_and_captions(tiny_run, tiny_report):
+    _, results, categories = tiny_report
+    assert sorted(categories) == STAGES
+    listed = [path for subcategories in categories.values() for paths in subcategories.values() for path in paths]
+    assert sorted(listed) == sorted(results)
+    for path, result in results.items():
+        assert result["caption"].strip(), f"{path} has no caption"
+    performance = categories["8. Performance"]
+    assert {Path(p).name for p in performance["Time and memory"]} == {"benchmarks.csv", "benchmarks.png"}
+    assert {Path(p).name for paths in categories["1. Data"].values() for p in paths} == {
+        "subjects.tsv", "data.png", "phantom.png"}
+    table = next(result for path, result in results.items() if path.endswith("tables/benchmarks.csv"))
+    assert "per rule" in table["caption"] and table["mime_type"] == "text/csv"
+
+
+@pytest.mark.integration
+def test_benchmark_table_has_every_job_of_the_dag(tiny_run, tmp_path):
+    """The table's jobs per rule are those Snakemake's DAG runs for the results (every final
+    output but the table's own), so its inputs add no job of their own: a dry run in an empty
+    folder holding only the run's split (the checkpoint, so the DAG past it is known) lists them."""
+    table = pd.read_csv(tiny_run / "tables" / "benchmarks.csv")
+    assert list(table.columns) == ["rule", "jobs", "total_s", "mean_s", "max_s", "max_rss_mb", "mean_load",
+                                   "cpu_time_s"]
+    assert (table["total_s"] > 0).all() and table["total_s"].is_monotonic_decreasing
+    results = "results/phantom"
+    targets = [f"{results}/tables/{t}.{ext}" for t in TABLES for ext in ("csv", "md", "tex")]
+    targets += [f"{results}/figures/{f}.png" for f in FIGURES if f != "benchmarks"]
+    targets += [f"{results}/data/subjects.tsv", f"{results}/nnunet/Dataset500_phantom",
+                f"{results}/nnunet/Dataset501_phantomSynthetic"]
+    (tmp_path / results).mkdir(parents=True)
+    (tmp_path / results / "splits.tsv").write_bytes((tiny_run / "splits.tsv").read_bytes())
+    dry = snakemake(tmp_path, "--cores", "1", *same_config(tiny_run), "--dry-run", "--", *targets)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    stats = (dry.stdout + dry.stderr).split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    dag = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M) if rule != "total"}
+    assert "split" not in dag and "benchmark_table" not in dag
+    dag["split"] = 1  # done: only its output is there
+    assert dict(zip(table["rule"], table["jobs"])) == dag
+    on_disk = {p.relative_to(tiny_run / "benchmarks").parts[0].removesuffix(".tsv")
+               for p in (tiny_run / "benchmarks").rglob("*.tsv")}
+    assert on_disk - set(dag) == {"all", "benchmark_table"}
 
 
 @pytest.mark.integration

@@ -28,6 +28,8 @@ rule train_augmented:
         augmentation=AUGMENTATION,
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_augmented", "cv{fold}/{method}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_augmented.py"
 
@@ -113,7 +115,8 @@ rule augmentation_tables:
             f"{table}_{ext}": report(
                 f"{R}/tables/{table}.{ext}",
                 caption=f"../report/table_{table}.rst",
-                category="5. Tables",
+                category=STAGES[table],
+                subcategory="Tables",
                 labels={"table": table, "format": ext},
             )
             for table in ["augmentation", "synthesis"]

@@ -62,6 +62,17 @@ DIFFUSION = config["diffusion"]
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
 LABEL_FILES = ["label", "mask"]
+# Report categories, one per stage, numbered so the report lists them in workflow order.
+STAGES = {
+    "data": "1. Data",
+    "misalignment": "2. Misalignment",
+    "sdf": "3. SDF",
+    "translation": "4. Translation",
+    "synthesis": "5. Synthesis",
+    "augmentation": "6. Augmentation",
+    "segmentation": "7. Segmentation",
+    "performance": "8. Performance",
+}
 
 
 def check_channels():
@@ -337,15 +348,28 @@ def generator_losses():
     return [f"{R}/models/synthesis/cv0_train/{m}.loss.tsv" for m in models]
 
 
+def sdf_examples(wildcards):
+    """Labels and SDF maps of the training subjects for the report's SDF figure (which
+    shows the most labelled ones): the maps the segmenters regress, 2D or 3D."""
+    subjects = subjects_of("train")
+    folder = "sdf3d" if SEGMENTATION["spatial_dims"] == 3 else "sdf"
+    return {
+        "labels": expand(
+            f"{R}/preprocessed/{{subject}}/label.nii.gz", subject=subjects
+        ),
+        "sdf": expand(f"{R}/{folder}/{{subject}}.nii.gz", subject=subjects),
+    }
+
+
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
     tables = ["segmentation"]
-    figures = ["data", "losses", "dice"]
+    figures = ["data", "sdf", "losses", "dice"]
     if DATASET["kind"] == "phantom":
         figures.append("phantom")
     if TRANSLATION["methods"]:
         tables += translation_tables()
-        figures += ["translation", "noise_curve"]
+        figures += ["misalignment", "translation", "noise_curve"]
     if cv_folds():
         tables.append("augmentation")
     if cv_folds() and generators():
@@ -360,4 +384,132 @@ def final_outputs():
         outputs.append(nnunet_dir())
         if generators():
             outputs.append(nnunet_dir(synthetic=True))
+    outputs += [f"{R}/tables/benchmarks.csv", f"{R}/figures/benchmarks.png"]
     return outputs
+
+
+# The jobs of the default target, listed from the config and the split like the rules'
+# inputs list them: benchmark_table reads exactly their benchmark files (never a glob, which
+# would pick up files of jobs that are no longer part of the workflow). Keep in step with
+# final_outputs() and the rules' input functions; the tiny-DAG test compares these lists
+# with the jobs of Snakemake's own DAG.
+
+
+def translation_levels():
+    """Misalignment levels of the translation runs (their settings level<L>)."""
+    return sorted(
+        {
+            int(run.rsplit("_level", 1)[1])
+            for run in translation_runs()
+            if "_level" in run
+        }
+    )
+
+
+def aligned_splits():
+    """Splits whose aligned images translation reads (aligned()), none when it is off."""
+    if not TRANSLATION["methods"]:
+        return []
+    splits = ["test"]
+    if TRANSLATION["unpaired"] or config["misalign"]["redraw"]:
+        splits.append("train")
+    if TRANSLATION["validate_every"] and subjects_of("val"):
+        splits.append("val")
+    return splits
+
+
+def generator_models():
+    """(pack, generator) of every generator trained: each fold's training set for the
+    augmentation comparison, the train split for the synthetic nnU-Net export."""
+    models = [(f"cv{fold}_train", g) for fold in cv_folds() for g in generators()]
+    if config["export"]["nnunet"] and generators():
+        models.append(("train", export_generator()))
+    return models
+
+
+def packed_splits():
+    """Splits packed as slices (rule pack) and as volumes (rule pack_volumes)."""
+    packs = {"slices": [], "volumes": []}
+    volumetric = {2: "slices", 3: "volumes"}
+    packs[volumetric[SEGMENTATION["spatial_dims"]]].append("train")
+    packs[volumetric[TRANSLATION["spatial_dims"]]].extend(aligned_splits())
+    slices, volumes = packs["slices"], packs["volumes"]
+    slices += [f"cv{fold}_train" for fold in cv_folds()]
+    slices += [pack for pack, _ in generator_models()]
+    return list(dict.fromkeys(slices)), list(dict.fromkeys(volumes))
+
+
+def subjects_of_splits(splits):
+    return sorted({subject for split in splits for subject in subjects_of(split)})
+
+
+def job_patterns():
+    """Rule -> benchmark patterns of its jobs in the default target (benchmark_table aside)."""
+    phantom = DATASET["kind"] == "phantom"
+    slices, volumes = packed_splits()
+    pair_splits = ["test"] if config["misalign"]["redraw"] else ["train", "test"]
+    levels = translation_levels()
+    translation = bool(TRANSLATION["methods"])
+    models = generator_models()
+    diffusion_packs = [pack for pack, g in models if g == "controlnet"]
+    latent = bool(DIFFUSION["latent"]) and bool(diffusion_packs)
+    folds = cv_folds()
+    jobs = {
+        "phantom": all_subjects() if phantom else [],
+        "verify": all_subjects(),
+        "preprocess": all_subjects(),
+        "data_report": [""],
+        "phantom_figure": [""] if phantom else [],
+        "split": [""],
+        "pack": slices,
+        "pack_volumes": volumes,
+        "sdf": subjects_of_splits(slices),
+        "sdf_volume": subjects_of_splits(volumes),
+        "sdf_figure": [""],
+        "misalign": [
+            f"{subject}_level{level}"
+            for subject in subjects_of_splits(pair_splits)
+            for level in levels
+        ],
+        "pack_pairs": [f"level{level}_{s}" for level in levels for s in pair_splits],
+        "misalign_figure": [""] if translation else [],
+        "train_translation": translation_runs(),
+        "evaluate_translation": translation_runs(),
+        "translation_tables": [""] if translation else [],
+        "noise_curve": [""] if translation else [],
+        "translation_figure": [""] if translation else [],
+        "pool_slices": list(POOL) if POOL and diffusion_packs else [],
+        "train_pool_autoencoder": [""] if latent and POOL else [],
+        "pretrain_diffusion": [""] if POOL and diffusion_packs else [],
+        "train_autoencoder": diffusion_packs if latent and not POOL else [],
+        "train_diffusion": diffusion_packs,
+        "train_controlnet": diffusion_packs,
+        "train_ddpm": [pack for pack, g in models if g == "ddpm"],
+        "train_gan": [pack for pack, g in models if g == "gan"],
+        "synthesize": [f"{pack}/{g}" for pack, g in models],
+        "train_augmented": augmentation_runs(),
+        "evaluate_augmented": augmentation_runs(),
+        "synthesis_metrics": [f"cv{fold}/{g}" for fold in folds for g in generators()],
+        "augmentation_tables": [""] if folds else [],
+        "synthetic_figure": [""] if folds and generators() else [],
+        "train_segmentation": segmentation_runs(),
+        "evaluate_segmentation": segmentation_runs(),
+        "segmentation_tables": [""],
+        "dice_figure": [""],
+        "loss_figure": [""],
+        "export_nnunet": [""] if config["export"]["nnunet"] else [],
+        "export_nnunet_synthetic": (
+            [""] if config["export"]["nnunet"] and generators() else []
+        ),
+    }
+    return {name: patterns for name, patterns in jobs.items() if patterns}
+
+
+def benchmark_files(wildcards):
+    """Rule -> benchmark files of its jobs (an input function: the split decides some)."""
+    # One rule writes its benchmark under another rule's folder.
+    folder = {"train_pool_autoencoder": ("train_autoencoder", "pool")}
+    return {
+        name: [bench_path(*folder.get(name, (name, pattern))) for pattern in patterns]
+        for name, patterns in job_patterns().items()
+    }

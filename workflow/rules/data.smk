@@ -80,12 +80,15 @@ rule data_report:
         table=report(
             f"{R}/data/subjects.tsv",
             caption="../report/data_table.rst",
-            category="1. Data",
+            category=STAGES["data"],
+            subcategory="Tables",
+            labels={"table": "subjects", "format": "tsv"},
         ),
         figure=report(
             f"{R}/figures/data.png",
             caption="../report/data_figure.rst",
-            category="1. Data",
+            category=STAGES["data"],
+            subcategory="Figures",
         ),
     log:
         log_path("data_report"),
@@ -162,7 +165,8 @@ rule phantom_figure:
         report(
             f"{R}/figures/phantom.png",
             caption="../report/phantom.rst",
-            category="1. Data",
+            category=STAGES["data"],
+            subcategory="Figures",
         ),
     log:
         log_path("phantom_figure"),
@@ -181,6 +185,8 @@ rule prepare:
     input:
         f"{R}/data/subjects.tsv",
         expand(f"{R}/packed/{{split}}.npz", split=["train", "test"]),
+    benchmark:
+        bench_path("prepare")
 
 
 rule pack_volumes:

@@ -1,4 +1,5 @@
-# Tables and figures, built only from the per-case metric CSVs and stage outputs.
+# Tables and figures, built only from the per-case metric CSVs and stage outputs, and the
+# time and memory of every job. Report categories: STAGES in common.smk.
 
 
 rule translation_tables:
@@ -10,7 +11,8 @@ rule translation_tables:
             f"{table}_{ext}": report(
                 f"{R}/tables/{table}.{ext}",
                 caption=f"../report/table_{table}.rst",
-                category="5. Tables",
+                category=STAGES["translation"],
+                subcategory="Tables",
                 labels={"table": table, "format": ext},
             )
             for table in translation_tables()
@@ -44,7 +46,8 @@ rule noise_curve:
         report(
             f"{R}/figures/noise_curve.png",
             caption="../report/noise_curve.rst",
-            category="2. Translation",
+            category=STAGES["translation"],
+            subcategory="Figures",
         ),
     log:
         log_path("noise_curve"),
@@ -64,7 +67,8 @@ rule segmentation_tables:
             f"{table}_{ext}": report(
                 f"{R}/tables/{table}.{ext}",
                 caption=f"../report/table_{table}.rst",
-                category="5. Tables",
+                category=STAGES["segmentation"],
+                subcategory="Tables",
                 labels={"table": table, "format": ext},
             )
             for table in ["segmentation"]
@@ -91,7 +95,8 @@ rule translation_figure:
         report(
             f"{R}/figures/translation.png",
             caption="../report/translation.rst",
-            category="2. Translation",
+            category=STAGES["translation"],
+            subcategory="Figures",
         ),
     log:
         log_path("translation_figure"),
@@ -116,7 +121,8 @@ rule synthetic_figure:
         report(
             f"{R}/figures/synthetic.png",
             caption="../report/synthetic.rst",
-            category="3. Synthesis",
+            category=STAGES["synthesis"],
+            subcategory="Figures",
         ),
     log:
         log_path("synthetic_figure"),
@@ -146,7 +152,8 @@ rule loss_figure:
         report(
             f"{R}/figures/losses.png",
             caption="../report/losses.rst",
-            category="6. Training",
+            category=STAGES["performance"],
+            subcategory="Training losses",
         ),
     log:
         log_path("loss_figure"),
@@ -165,7 +172,8 @@ rule dice_figure:
         report(
             f"{R}/figures/dice.png",
             caption="../report/dice.rst",
-            category="4. Segmentation",
+            category=STAGES["segmentation"],
+            subcategory="Figures",
         ),
     log:
         log_path("dice_figure"),
@@ -175,3 +183,89 @@ rule dice_figure:
         "../../envs/cpu.yaml"
     script:
         "../../scripts/dice_figure.py"
+
+
+rule misalign_figure:
+    input:
+        pairs=lambda wildcards: expand(
+            f"{R}/misaligned/{{subject}}/level{{level}}/{{file}}.nii.gz",
+            subject=subjects_of("test")[:1],
+            level=translation_levels(),
+            file=["source", "target", "field"],
+        ),
+    output:
+        report(
+            f"{R}/figures/misalignment.png",
+            caption="../report/misalignment.rst",
+            category=STAGES["misalignment"],
+            subcategory="Figures",
+        ),
+    log:
+        log_path("misalign_figure"),
+    benchmark:
+        bench_path("misalign_figure")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        subject=lambda wildcards: subjects_of("test")[0],
+        levels=translation_levels(),
+        pair_dirs=lambda wildcards: expand(
+            f"{R}/misaligned/{{subject}}/level{{level}}",
+            subject=subjects_of("test")[:1],
+            level=translation_levels(),
+        ),
+        names=[TRANSLATION["source"], TRANSLATION["target"]],
+    script:
+        "../../scripts/misalign_figure.py"
+
+
+rule sdf_figure:
+    input:
+        unpack(sdf_examples),
+    output:
+        report(
+            f"{R}/figures/sdf.png",
+            caption="../report/sdf.rst",
+            category=STAGES["sdf"],
+            subcategory="Figures",
+        ),
+    log:
+        log_path("sdf_figure"),
+    benchmark:
+        bench_path("sdf_figure")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        subjects=lambda wildcards: subjects_of("train"),
+        classes=DATASET["classes"],
+        rows=3,
+    script:
+        "../../scripts/sdf_figure.py"
+
+
+# Reads the benchmark file of every other job of the default target (job_patterns() in
+# common.smk), so it runs last; its own benchmark is not in its table.
+rule benchmark_table:
+    input:
+        unpack(benchmark_files),
+    output:
+        table=report(
+            f"{R}/tables/benchmarks.csv",
+            caption="../report/benchmarks_table.rst",
+            category=STAGES["performance"],
+            subcategory="Time and memory",
+        ),
+        figure=report(
+            f"{R}/figures/benchmarks.png",
+            caption="../report/benchmarks_figure.rst",
+            category=STAGES["performance"],
+            subcategory="Time and memory",
+        ),
+    log:
+        log_path("benchmark_table"),
+    benchmark:
+        bench_path("benchmark_table")
+    conda:
+        "../../envs/cpu.yaml"
+    script:
+        "../../scripts/benchmark_table.py"

@@ -27,6 +27,10 @@ rule train_segmentation:
     params:
         settings=SEGMENTATION,
         device=config["device"],
+        resume=resume_path(
+            "train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}"
+        ),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_segmentation.py"
 

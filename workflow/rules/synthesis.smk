@@ -56,6 +56,8 @@ rule pretrain_diffusion:
         settings=DIFFUSION,
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("pretrain_diffusion"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/pretrain_diffusion.py"
 
@@ -81,6 +83,8 @@ rule train_pool_autoencoder:
         channels=None,  # pool slices are already in the task's channels
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_autoencoder", "pool"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_autoencoder.py"
 
@@ -106,6 +110,8 @@ rule train_autoencoder:
         channels=SEGMENTATION["channels"],
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_autoencoder", "{pack}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_autoencoder.py"
 
@@ -135,6 +141,8 @@ rule train_diffusion:
         channels=SEGMENTATION["channels"],
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_diffusion", "{pack}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_diffusion.py"
 
@@ -164,6 +172,8 @@ rule train_controlnet:
         channels=SEGMENTATION["channels"],
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_controlnet", "{pack}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_controlnet.py"
 
@@ -190,6 +200,8 @@ rule train_ddpm:
         channels=SEGMENTATION["channels"],
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_ddpm", "{pack}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_ddpm.py"
 
@@ -216,6 +228,8 @@ rule train_gan:
         channels=SEGMENTATION["channels"],
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_gan", "{pack}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_gan.py"
 

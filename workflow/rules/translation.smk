@@ -27,6 +27,8 @@ rule train_translation:
         misalign=config["misalign"],
         seed=config["seed"],
         device=config["device"],
+        resume=resume_path("train_translation", "{method}_{setting}"),
+        resume_every=config["resume_every"],
     script:
         "../../scripts/train_translation.py"
 
