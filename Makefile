@@ -5,7 +5,7 @@ PYTHON ?= python3
 CORES ?= all
 SNAKEMAKE = $(PYTHON) -m snakemake
 # Every import the workflow and the tests need; when one is missing we install.
-IMPORTS = radsynth, snakemake, torch, monai, einops, nibabel, SimpleITK, skimage, scipy, pandas, matplotlib, h5py, tqdm, tabulate, jinja2, pytest, medpy
+IMPORTS = radsynth, snakemake, torch, monai, einops, nibabel, SimpleITK, skimage, scipy, pandas, matplotlib, h5py, tqdm, tabulate, jinja2, pytest, medpy, snakemake_executor_plugin_slurm
 
 .PHONY: install demo test report clean
 

@@ -54,7 +54,7 @@ def main(argv=None) -> None:
         "preprocess: {size: [128, 128]}\n"
         "segmentation: {channels: [t1, t1ce, t2, flair]}\n" % root
     )
-    command = ["snakemake", "-n", "--quiet", "rules", "--snakefile", str(REPO / "Snakefile"),
+    command = ["snakemake", "-n", "--quiet", "rules", "--snakefile", str(REPO / "workflow" / "Snakefile"),
                "--directory", str(work), "--configfile", str(config), "--cores", "1"]
     for attempt in ("first", "second"):
         started = time.perf_counter()

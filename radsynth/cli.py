@@ -21,7 +21,7 @@ WORKFLOW = Path(__file__).resolve().parents[1]
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    snakefile = WORKFLOW / "Snakefile"
+    snakefile = WORKFLOW / "workflow" / "Snakefile"
     if not snakefile.exists():
         sys.exit(f"radsynth run needs a checkout of the workflow; no {snakefile}")
     return subprocess.call([sys.executable, "-m", "snakemake", "-s", str(snakefile), *extra])

@@ -76,7 +76,7 @@ def snakemake(workdir: Path, hash_seed: int) -> subprocess.CompletedProcess:
     workdir.mkdir()
     (workdir / "determinism.yaml").write_text(CONFIG)
     command = [
-        sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+        sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
         "--cores", "2", "--configfile", str(workdir / "determinism.yaml"), "--config", "scale=tiny",
         "--quiet", "all", "--", *TARGETS,
     ]  # fmt: skip

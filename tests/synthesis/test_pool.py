@@ -3,7 +3,7 @@ import pytest
 
 from radsynth.synthesis.pool import pool_channels, pool_slices
 from radsynth.synthesis.prompts import describe
-from tests.workflow.test_tiny_dag import make_picture_pairs
+from tests.workflow.tinydag import make_picture_pairs
 
 
 def test_pool_channels_fill_the_task_channels():

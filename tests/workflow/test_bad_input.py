@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from radsynth.io import write_nifti
-from tests.workflow.test_tiny_dag import snakemake
+from tests.workflow.tinydag import snakemake
 
 CHANNELS = ("t1", "t2")
 SHAPE = (20, 18, 6)

@@ -8,7 +8,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def dry_run(tmp_path, *config):
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path),
                "--dry-run", "--cores", "1", "--config", *config]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
@@ -26,7 +26,7 @@ def test_out_of_range_value_is_refused(tmp_path):
 def test_user_key_wins_over_the_scale_preset(tmp_path):
     mine = tmp_path / "mine.yaml"
     mine.write_text("dataset: {subjects: 5}\n")
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp_path),
                "--cores", "1", "--config", "scale=tiny", "--configfile", str(mine), "--", "results/phantom/splits.tsv"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -24,14 +24,14 @@ def test_snakemake_lint_is_clean():
 
 @pytest.mark.skipif(shutil.which("snakefmt") is None, reason="snakefmt not installed")
 def test_rules_are_snakefmt_formatted():
-    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow" / "rules").glob("*.smk")))]
+    files = [str(REPO / "workflow" / "Snakefile"), *map(str, sorted((REPO / "workflow" / "rules").glob("*.smk")))]
     done = subprocess.run(["snakefmt", "--check", *files], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 
 
 def rule_blocks():
     """(name, text) of every rule, checkpoint and ``use rule ... as NAME with:`` of the workflow."""
-    for path in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
+    for path in [REPO / "workflow" / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
         text = path.read_text()
         starts = list(re.finditer(r"^(?:rule|checkpoint) (\w+):|^use rule \w+ as (\w+) with:", text, re.M))
         for start, end in zip(starts, [*starts[1:], None]):

@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from tests.workflow.test_tiny_dag import REPO, make_picture_pairs, snakemake
+from tests.workflow.tinydag import REPO, make_picture_pairs, snakemake
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from dry_run import make_dataset  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from radsynth.export.nnunet import check_nnunet
-from tests.workflow.test_tiny_dag import REPO, snakemake
+from tests.workflow.tinydag import REPO, snakemake
 
 SHARED = REPO.parent / "shared" / "data"
 # preset -> (data folder, subjects, channels, in-plane size)

@@ -10,54 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.workflow.tinydag import REPO, snakemake
+
 TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis"]
 FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "losses", "dice",
            "benchmarks"]
 # Report categories (STAGES in common.smk): the tiny run has a result in each.
 STAGES = ["1. Data", "2. Misalignment", "3. SDF", "4. Translation", "5. Synthesis", "6. Augmentation",
           "7. Segmentation", "8. Performance"]
-
-
-def make_picture_pairs(root, count: int) -> None:
-    """BUSI-like grey PNG pairs ("benign (i).png" / "malignant (i).png", masks 0/255)."""
-    from skimage.io import imsave
-
-    rng = np.random.default_rng(0)
-    for folder in ("images", "masks"):
-        (root / folder).mkdir(parents=True)
-    for i in range(count):
-        name = f"{'benign' if i % 2 else 'malignant'} ({i + 1}).png"
-        image = rng.integers(0, 255, (70 + i, 90), dtype=np.uint8)
-        mask = np.zeros(image.shape, np.uint8)
-        mask[20:40, 30:60] = 255
-        imsave(root / "images" / name, image, check_contrast=False)
-        imsave(root / "masks" / name, mask, check_contrast=False)
-
-
-def snakemake(workdir, *args, timeout=1800):
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
-    return subprocess.run(
-        command + list(args), capture_output=True, text=True, timeout=timeout, cwd=workdir
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    make_picture_pairs(workdir / "pictures", 6)
-    pool = {
-        "name": "pictures", "kind": "image_pairs", "root": str(workdir / "pictures"), "channels": ["grey"],
-        "mask_suffix": "", "label_map": {255: 1},
-        "prompt": {"modality": ["ultrasound"], "organ": ["breast"], "pathology_pattern": "^(benign|malignant)"},
-    }  # fmt: skip
-    (workdir / "export.yaml").write_text(
-        "export: {nnunet: true}\n"
-        f"diffusion: {{pretrain: {{iterations: 10, pool: [{{dataset: {json.dumps(pool)}, preprocess: {{fit: resize, foreground: all}}}}]}}}}\n"
-    )
-    done = snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny")
-    assert done.returncode == 0, done.stderr[-5000:]
-    return workdir / "results" / "phantom"
 
 
 @pytest.mark.integration

@@ -21,9 +21,12 @@ def deep_merge(base, override):
     return merged
 
 
+# The checkout: workflow/Snakefile sits one level below it.
+REPO = Path(workflow.basedir).parent
+
 # The scale preset sits under the user's config: a key set in config.yaml or --config wins.
 _scale = config.get("scale", "quick")
-_preset_path = Path(workflow.basedir) / "config" / "scales" / f"{_scale}.yaml"
+_preset_path = REPO / "config" / "scales" / f"{_scale}.yaml"
 if not _preset_path.exists():
     raise ValueError(f"config: unknown scale {_scale!r} (no {_preset_path})")
 _merged = deep_merge(yaml.safe_load(_preset_path.read_text()) or {}, config)
@@ -39,12 +42,10 @@ validate(config, "../schemas/config.schema.yaml")
 # Jobs import the radsynth library from this checkout, in whatever environment they run
 # (local, --sdm conda, SLURM), so results always come from the workflow's own code.
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(
-        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
-    )
+    PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 )
 
-sys.path.insert(0, workflow.basedir)
+sys.path.insert(0, str(REPO))
 from radsynth.data import discover  # noqa: E402 (needs the path above)
 from radsynth.split import subjects_in  # noqa: E402
 from radsynth.synthesis import GENERATORS  # noqa: E402
