@@ -30,8 +30,10 @@ TARGETS = [
     f"{R}/packed/volumes/train.npz",
     *(f"{R}/preprocessed/phantom_{i:03d}/label.nii.gz" for i in range(5)),
 ]
-# Logs and benchmarks record times by design; everything else must match byte for byte.
+# Logs, benchmarks and provenance sidecars record times by design; everything else must
+# match byte for byte.
 TIMED = ("logs", "benchmarks")
+SIDECAR = ".provenance.json"
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -96,7 +98,8 @@ def test_data_stages_are_byte_identical_across_runs(tmp_path):
         done = snakemake(tmp_path / name, hash_seed)
         assert done.returncode == 0, done.stderr[-5000:]
         results = tmp_path / name / R
-        runs.append({k: v for k, v in digests(results).items() if k.split("/")[0] not in TIMED})
+        kept = {k: v for k, v in digests(results).items() if k.split("/")[0] not in TIMED}
+        runs.append({k: v for k, v in kept.items() if not k.endswith(SIDECAR)})
     first, second = runs
     stages = {name.split("/")[0] for name in first}
     assert {"raw", "verify", "preprocessed", "splits.tsv", "misaligned", "sdf", "sdf3d", "packed"} <= stages
