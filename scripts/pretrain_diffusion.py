@@ -9,7 +9,7 @@ from radsynth.provenance import write_provenance
 from radsynth.train.autoencoder import load_autoencoder
 from radsynth.train.common import job_device, set_threads
 from radsynth.train.diffusion import latent_training_data, train_ddpm
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -25,13 +25,13 @@ if snakemake.input.autoencoder:
 
 pretrain = settings["pretrain"]
 data_hash = file_hash(*snakemake.input.pool)
-# A state saved under other settings, data or autoencoder is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "seed": params.seed,
-    "data_hash": data_hash,
-    "autoencoder": file_hash(snakemake.input.autoencoder) if snakemake.input.autoencoder else None,
-}
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_ddpm(
     images,
     tokens=tokens,
@@ -47,7 +47,7 @@ result = train_ddpm(
     flip=flip,
     seed=params.seed,
     device=device,
-    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
+    resume=resume,
 )
 sidecar = {
     "architecture": result.architecture,

@@ -7,7 +7,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
 from radsynth.synthesis import GENERATORS
 from radsynth.train.common import job_device, set_threads
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 from radsynth.train.segmentation import train_segmentation
 
 log = log_to(snakemake.log[0])
@@ -20,15 +20,13 @@ synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic 
 if synthetic is not None and not set(synthetic["subject"]) - {""} <= set(train["subject"]):
     raise ValueError(f"{snakemake.input.synthetic}: pairs from subjects outside this fold's training set")
 data_hash = file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else []))
-# A state saved under other settings or data is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "augmentation": options,
-    "seed": snakemake.params.seed,
-    "run": dict(snakemake.wildcards),
-    "data_hash": data_hash,
-}
-resume = Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint)
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 
 result = train_segmentation(
     train,

@@ -8,7 +8,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
 from radsynth.train.autoencoder import train_autoencoder
 from radsynth.train.common import job_device, set_threads
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -19,14 +19,13 @@ if snakemake.params.channels is None:  # the pool: slices already in the task's 
 else:
     images = select_channels(load_arrays(snakemake.input.train), snakemake.params.channels)
 data_hash = file_hash(*snakemake.input)
-# A state saved under other settings or data is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "channels": snakemake.params.channels,
-    "seed": snakemake.params.seed,
-    "run": dict(snakemake.wildcards),
-    "data_hash": data_hash,
-}
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_autoencoder(
     images,
     network={key: settings[key] for key in ("channels", "latent_channels", "norm_num_groups")},
@@ -38,7 +37,7 @@ result = train_autoencoder(
     adversarial_start=settings["adversarial_start"],
     seed=snakemake.params.seed,
     device=job_device(snakemake.params.device),
-    resume=Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint),
+    resume=resume,
 )
 sidecar = {
     "architecture": result.architecture,

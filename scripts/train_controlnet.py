@@ -9,7 +9,7 @@ from radsynth.synthesis.prompts import subject_tokens
 from radsynth.train.autoencoder import load_autoencoder
 from radsynth.train.common import job_device, set_threads
 from radsynth.train.controlnet import train_controlnet
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -20,17 +20,13 @@ train = load_arrays(snakemake.input.train)
 base_state, base_sidecar = load_checkpoint(snakemake.input.base)
 codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
 data_hash = file_hash(snakemake.input.train)
-models = [path for path in (snakemake.input.base, snakemake.input.autoencoder) if path]
-# A state saved under other settings, data or upstream models is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "channels": params.channels,
-    "prompt": params.prompt,
-    "seed": params.seed,
-    "run": dict(snakemake.wildcards),
-    "data_hash": data_hash,
-    "models": file_hash(*models),
-}
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_controlnet(
     select_channels(train, params.channels),
     train["label"],
@@ -48,7 +44,7 @@ result = train_controlnet(
     text_dropout=settings["text_dropout"],
     seed=params.seed,
     device=device,
-    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
+    resume=resume,
 )
 state = {"unet": base_state["unet"], **result.state}
 if "prompt_encoder" in base_state:

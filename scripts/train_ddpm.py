@@ -7,7 +7,7 @@ from radsynth.provenance import write_provenance
 from radsynth.synthesis.ddpm import joint_data
 from radsynth.train.common import job_device, set_threads
 from radsynth.train.diffusion import train_ddpm
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -15,15 +15,13 @@ settings, params = snakemake.params.settings, snakemake.params
 
 train = load_arrays(snakemake.input.train)
 data_hash = file_hash(snakemake.input.train)
-# A state saved under other settings or data is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "channels": params.channels,
-    "classes": params.classes,
-    "seed": params.seed,
-    "run": dict(snakemake.wildcards),
-    "data_hash": data_hash,
-}
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_ddpm(
     joint_data(select_channels(train, params.channels), train["label"], params.classes),
     unet=settings["unet"],
@@ -35,7 +33,7 @@ result = train_ddpm(
     lr=settings["lr"],
     seed=params.seed,
     device=job_device(params.device),
-    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
+    resume=resume,
 )
 sidecar = {
     "generator": "ddpm",

@@ -9,7 +9,7 @@ from radsynth.synthesis.prompts import subject_tokens
 from radsynth.train.autoencoder import load_autoencoder
 from radsynth.train.common import job_device, set_threads
 from radsynth.train.diffusion import latent_training_data, train_ddpm
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -26,18 +26,14 @@ init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained
 if init is not None:
     init = (init[0], init[1]["architecture"])
 data_hash = file_hash(snakemake.input.train)
-models = [path for path in (snakemake.input.autoencoder, snakemake.input.pretrained) if path]
-# A state saved under other settings, data or upstream models is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "channels": params.channels,
-    "prompt": params.prompt,
-    "seed": params.seed,
-    "run": dict(snakemake.wildcards),
-    "data_hash": data_hash,
-    "models": file_hash(*models),
-}
 
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_ddpm(
     images,
     tokens=tokens,
@@ -54,7 +50,7 @@ result = train_ddpm(
     flip=flip,
     seed=params.seed,
     device=device,
-    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
+    resume=resume,
 )
 sidecar = {
     "architecture": result.architecture,

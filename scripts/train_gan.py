@@ -6,7 +6,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
 from radsynth.train.common import job_device, set_threads
 from radsynth.train.mask_gan import train_mask_gan
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -14,15 +14,13 @@ settings, params = snakemake.params.settings, snakemake.params
 
 train = load_arrays(snakemake.input.train)
 data_hash = file_hash(snakemake.input.train)
-# A state saved under other settings or data is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "channels": params.channels,
-    "classes": params.classes,
-    "seed": params.seed,
-    "run": dict(snakemake.wildcards),
-    "data_hash": data_hash,
-}
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_mask_gan(
     select_channels(train, params.channels),
     train["label"],
@@ -36,7 +34,7 @@ result = train_mask_gan(
     l1_weight=settings["l1_weight"],
     seed=params.seed,
     device=job_device(params.device),
-    resume=Resume(params.resume, params.resume_every, fingerprint=fingerprint),
+    resume=resume,
 )
 sidecar = {
     "generator": "gan",

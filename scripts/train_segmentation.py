@@ -9,7 +9,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
 from radsynth.split import labelled_subset, subjects_in
 from radsynth.train.common import job_device, set_threads
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 from radsynth.train.segmentation import train_segmentation
 
 log = log_to(snakemake.log[0])
@@ -25,9 +25,13 @@ token = wildcards.labelled
 amount = int(token[1:]) if token.startswith("n") else int(token) / 100
 labelled = labelled_subset(subjects_in(splits, "train"), amount, seed)
 data_hash = file_hash(snakemake.input.train)
-# A state saved under other settings or data is not resumed (the run starts over).
-fingerprint = {"settings": settings, "run": dict(wildcards), "labelled_subjects": labelled, "data_hash": data_hash}
-resume = Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint)
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 
 result = train_segmentation(
     train,

@@ -10,7 +10,7 @@ from radsynth.misalign_torch import redraw_batch
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
 from radsynth.train.common import job_device, set_threads
-from radsynth.train.resume import Resume
+from radsynth.train.resume import job_resume
 from radsynth.train.translation import Validation, train_translation
 
 log = log_to(snakemake.log[0])
@@ -47,15 +47,13 @@ iterations = settings["iterations"]
 if settings["epochs"]:
     iterations = settings["epochs"] * -(-len(source) // settings["batch_size"])
 data_hash = file_hash(snakemake.input.pairs, *([snakemake.input.val] if snakemake.input.val else []))
-# A state saved under other settings or data is not resumed (the run starts over).
-fingerprint = {
-    "settings": settings,
-    "misalign": misalign,
-    "seed": snakemake.params.seed,
-    "run": dict(wildcards),
-    "data_hash": data_hash,
-}
-resume = Resume(snakemake.params.resume, snakemake.params.resume_every, fingerprint=fingerprint)
+resume = job_resume(
+    snakemake.params.resume,
+    snakemake.params.resume_every,
+    dict(snakemake.params.items()),
+    dict(snakemake.wildcards.items()),
+    snakemake.input,
+)
 result = train_translation(
     source,
     target,

@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from radsynth.io import file_hash
+
 logger = logging.getLogger("radsynth")
 
-__all__ = ["Preempted", "Resume", "fingerprint_of", "numpy_state", "set_numpy_state"]
+__all__ = ["Preempted", "Resume", "fingerprint_of", "job_resume", "numpy_state", "set_numpy_state"]
 
 
 class Preempted(SystemExit):
@@ -175,3 +177,19 @@ class Resume:
     def _on_sigterm(self, signum, frame) -> None:
         # Only a flag: the loop saves at the next step boundary, where the state is consistent.
         self._terminated = True
+
+
+def job_resume(path, every: int, params: dict, wildcards: dict, inputs) -> Resume:
+    """The :class:`Resume` of a workflow job: a state saved under other params, wildcards or
+    input files (upstream models included) is not resumed.
+
+    Args:
+        path: the job's state file (the rule's ``resume`` param).
+        every: save every this many steps (``resume_every``).
+        params: the rule's params (``resume`` and ``resume_every`` themselves are left out).
+        wildcards: the job's wildcards.
+        inputs: the job's input files; empty optional inputs are skipped.
+    """
+    kept = {key: value for key, value in params.items() if key not in ("resume", "resume_every")}
+    hashed = file_hash(*[str(path_) for path_ in inputs if path_])
+    return Resume(path, every, fingerprint={"params": kept, "wildcards": dict(wildcards), "inputs": hashed})

@@ -18,7 +18,7 @@ import torch
 from radsynth.augment import DeepStack
 from radsynth.train.common import LossLog
 from radsynth.train.consistency import MeanTeacher
-from radsynth.train.resume import Preempted, Resume
+from radsynth.train.resume import Preempted, Resume, job_resume
 from radsynth.train.segmentation import train_segmentation
 from radsynth.train.translation import ReplayBuffer, Validation, _Running, train_translation
 
@@ -280,3 +280,21 @@ def test_translation_stopped_by_sigterm_resumes_to_the_same_networks(tmp_path, m
     pd.testing.assert_frame_equal(result.history, reference.history)
     pd.testing.assert_frame_equal(result.validation, reference.validation)
     assert result.selected_iteration == reference.selected_iteration
+
+
+def test_job_resume_starts_over_when_an_input_file_changes(tmp_path):
+    data, state = tmp_path / "train.npz", tmp_path / "state.pt"
+    data.write_bytes(b"first")
+    params = {"settings": {"lr": 1.0}, "resume": str(state), "resume_every": 1}
+    model = torch.nn.Linear(2, 1)
+    saved = job_resume(state, 1, params, {"fold": "0"}, [str(data), ""])
+    saved.track(model=model)
+    assert saved.start() == 0
+    saved.save(3)
+    same = job_resume(state, 5, params, {"fold": "0"}, [str(data), ""])  # resume_every is not part of it
+    same.track(model=model)
+    assert same.start() == 3
+    data.write_bytes(b"second")
+    changed = job_resume(state, 1, params, {"fold": "0"}, [str(data)])
+    changed.track(model=model)
+    assert changed.start() == 0
