@@ -25,13 +25,7 @@ if snakemake.input.autoencoder:
 
 pretrain = settings["pretrain"]
 data_hash = file_hash(*snakemake.input.pool)
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_ddpm(
     images,
     tokens=tokens,

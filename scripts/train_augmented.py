@@ -20,13 +20,7 @@ synthetic = load_arrays(snakemake.input.synthetic) if snakemake.input.synthetic 
 if synthetic is not None and not set(synthetic["subject"]) - {""} <= set(train["subject"]):
     raise ValueError(f"{snakemake.input.synthetic}: pairs from subjects outside this fold's training set")
 data_hash = file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else []))
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 
 result = train_segmentation(
     train,

@@ -19,13 +19,7 @@ if snakemake.params.channels is None:  # the pool: slices already in the task's 
 else:
     images = select_channels(load_arrays(snakemake.input.train), snakemake.params.channels)
 data_hash = file_hash(*snakemake.input)
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_autoencoder(
     images,
     network={key: settings[key] for key in ("channels", "latent_channels", "norm_num_groups")},

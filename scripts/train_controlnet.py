@@ -20,13 +20,7 @@ train = load_arrays(snakemake.input.train)
 base_state, base_sidecar = load_checkpoint(snakemake.input.base)
 codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
 data_hash = file_hash(snakemake.input.train)
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_controlnet(
     select_channels(train, params.channels),
     train["label"],

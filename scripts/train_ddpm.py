@@ -15,13 +15,7 @@ settings, params = snakemake.params.settings, snakemake.params
 
 train = load_arrays(snakemake.input.train)
 data_hash = file_hash(snakemake.input.train)
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_ddpm(
     joint_data(select_channels(train, params.channels), train["label"], params.classes),
     unet=settings["unet"],

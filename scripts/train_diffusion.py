@@ -27,13 +27,7 @@ if init is not None:
     init = (init[0], init[1]["architecture"])
 data_hash = file_hash(snakemake.input.train)
 
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_ddpm(
     images,
     tokens=tokens,

@@ -14,13 +14,7 @@ settings, params = snakemake.params.settings, snakemake.params
 
 train = load_arrays(snakemake.input.train)
 data_hash = file_hash(snakemake.input.train)
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_mask_gan(
     select_channels(train, params.channels),
     train["label"],

@@ -25,13 +25,7 @@ token = wildcards.labelled
 amount = int(token[1:]) if token.startswith("n") else int(token) / 100
 labelled = labelled_subset(subjects_in(splits, "train"), amount, seed)
 data_hash = file_hash(snakemake.input.train)
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 
 result = train_segmentation(
     train,

@@ -47,13 +47,7 @@ iterations = settings["iterations"]
 if settings["epochs"]:
     iterations = settings["epochs"] * -(-len(source) // settings["batch_size"])
 data_hash = file_hash(snakemake.input.pairs, *([snakemake.input.val] if snakemake.input.val else []))
-resume = job_resume(
-    snakemake.params.resume,
-    snakemake.params.resume_every,
-    dict(snakemake.params.items()),
-    dict(snakemake.wildcards.items()),
-    snakemake.input,
-)
+resume = job_resume(snakemake)
 result = train_translation(
     source,
     target,

@@ -179,17 +179,13 @@ class Resume:
         self._terminated = True
 
 
-def job_resume(path, every: int, params: dict, wildcards: dict, inputs) -> Resume:
-    """The :class:`Resume` of a workflow job: a state saved under other params, wildcards or
-    input files (upstream models included) is not resumed.
-
-    Args:
-        path: the job's state file (the rule's ``resume`` param).
-        every: save every this many steps (``resume_every``).
-        params: the rule's params (``resume`` and ``resume_every`` themselves are left out).
-        wildcards: the job's wildcards.
-        inputs: the job's input files; empty optional inputs are skipped.
+def job_resume(job) -> Resume:
+    """The :class:`Resume` of a workflow job (a rule script's ``snakemake`` object): its state
+    file is the rule's ``resume`` param, saved every ``resume_every`` steps; a state saved
+    under other params, wildcards or input files (upstream models included) is not resumed.
     """
+    params = dict(job.params.items())
     kept = {key: value for key, value in params.items() if key not in ("resume", "resume_every")}
-    hashed = file_hash(*[str(path_) for path_ in inputs if path_])
-    return Resume(path, every, fingerprint={"params": kept, "wildcards": dict(wildcards), "inputs": hashed})
+    hashed = file_hash(*[str(path) for path in job.input if path])
+    fingerprint = {"params": kept, "wildcards": dict(job.wildcards.items()), "inputs": hashed}
+    return Resume(params["resume"], params["resume_every"], fingerprint=fingerprint)

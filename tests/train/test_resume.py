@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import subprocess
+from types import SimpleNamespace
 import sys
 import time
 from functools import cache
@@ -285,16 +286,20 @@ def test_translation_stopped_by_sigterm_resumes_to_the_same_networks(tmp_path, m
 def test_job_resume_starts_over_when_an_input_file_changes(tmp_path):
     data, state = tmp_path / "train.npz", tmp_path / "state.pt"
     data.write_bytes(b"first")
-    params = {"settings": {"lr": 1.0}, "resume": str(state), "resume_every": 1}
+
+    def job(every, inputs):  # what a rule script's `snakemake` object offers
+        params = {"settings": {"lr": 1.0}, "resume": str(state), "resume_every": every}
+        return SimpleNamespace(params=params, wildcards={"fold": "0"}, input=inputs)
+
     model = torch.nn.Linear(2, 1)
-    saved = job_resume(state, 1, params, {"fold": "0"}, [str(data), ""])
+    saved = job_resume(job(1, [str(data), ""]))  # an empty optional input is skipped
     saved.track(model=model)
     assert saved.start() == 0
     saved.save(3)
-    same = job_resume(state, 5, params, {"fold": "0"}, [str(data), ""])  # resume_every is not part of it
+    same = job_resume(job(5, [str(data)]))  # resume_every is not part of the fingerprint
     same.track(model=model)
     assert same.start() == 3
     data.write_bytes(b"second")
-    changed = job_resume(state, 1, params, {"fold": "0"}, [str(data)])
+    changed = job_resume(job(1, [str(data)]))
     changed.track(model=model)
     assert changed.start() == 0
