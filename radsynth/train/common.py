@@ -101,6 +101,30 @@ class LossLog:
         return pd.DataFrame(self.rows)
 
 
+class DeviceSums:
+    """Per-step losses summed on the training device and read back once per history row
+    (reading every step would wait for the GPU each time); a state dict, so a resumed run
+    continues a half-summed row."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.sums = device, {}
+
+    def add(self, losses: dict) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0) + value.detach().float()
+
+    def pop(self, count: int) -> dict:
+        """The means over the last ``count`` steps; starts a new row."""
+        means, self.sums = {k: float(v) / count for k, v in self.sums.items()}, {}
+        return means
+
+    def state_dict(self) -> dict:
+        return {k: v.cpu() for k, v in self.sums.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums = {k: v.to(self.device) for k, v in state.items()}
+
+
 def progress(total: int, desc: str, initial: int = 0):
     """A tqdm bar on stderr (Snakemake sends it to the rule's log); ``initial``: steps already done."""
     return tqdm(total=total, desc=desc, initial=initial, mininterval=2.0, dynamic_ncols=True)

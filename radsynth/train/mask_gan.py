@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from radsynth.nets.discriminators import PatchGAN
 from radsynth.nets.generators import ResnetGenerator
 from radsynth.train.common import (
+    DeviceSums,
     LossLog,
     autocast,
     batch_indices,
@@ -77,28 +78,6 @@ class MaskGANResult:
         return MaskGANGenerator.from_architecture(self.architecture, self.state).to(
             device
         )
-
-
-class _Sums:
-    """Loss sums of the current history row, kept on the device (read back once per row)."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.sums = device, {}
-
-    def add(self, losses: dict) -> None:
-        for key, value in losses.items():
-            self.sums[key] = self.sums.get(key, 0) + value.detach().float()
-
-    def pop(self, count: int) -> dict:
-        means, self.sums = {k: float(v) / count for k, v in self.sums.items()}, {}
-        return means
-
-    # A resumed run continues a half-summed row where it stopped.
-    def state_dict(self) -> dict:
-        return {k: v.cpu() for k, v in self.sums.items()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sums = {k: v.to(self.device) for k, v in state.items()}
 
 
 def _lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
@@ -213,7 +192,7 @@ def train_mask_gan(
 
     data, masks = to_device(images, device), to_device(labels, device, torch.long)
     log = LossLog(every=1)
-    sums = _Sums(device)
+    sums = DeviceSums(device)
     resume = resume or Resume(None)
     resume.track(generator=g, discriminator=d, optimizer_g=opt_g, optimizer_d=opt_d)
     resume.track(batches=rng, device_rng=device_rng, log=log, sums=sums)

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from radsynth.nets.registration import warp_image
 from radsynth.train.common import (
+    DeviceSums,
     LossLog,
     autocast,
     batch_indices,
@@ -418,14 +419,13 @@ class _Running:
     """
 
     def __init__(self, device: torch.device, iterations: int):
-        self.device = device
-        self.sums: dict[str, torch.Tensor] = {}
+        self.sums = DeviceSums(device)
         self.validated: list[dict] = []
         self.best_mae, self.selected, self.best_state = float("inf"), iterations, None
 
     def state_dict(self) -> dict:
         return {
-            "sums": dict(self.sums),
+            "sums": self.sums.state_dict(),
             "validated": list(self.validated),
             "best_mae": self.best_mae,
             "selected": self.selected,
@@ -433,7 +433,7 @@ class _Running:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.sums = {k: v.to(self.device) for k, v in state["sums"].items()}
+        self.sums.load_state_dict(state["sums"])
         self.validated = list(state["validated"])
         self.best_mae, self.selected, self.best_state = state["best_mae"], state["selected"], state["best_state"]
 
@@ -597,19 +597,16 @@ def train_translation(
         step_lr = opt_g.param_groups[0]["lr"]
         for scheduler in schedulers:
             scheduler.step()
-        sums = running.sums  # summed on the device; read back once per log row
-        for key, value in step.items():
-            sums[key] = sums.get(key, 0) + value.detach().float()
+        running.sums.add(step)
         if iteration % max(1, log_every) == 0 or iteration == iterations:
             count = (iteration - 1) % max(1, log_every) + 1
-            row = {k: float(v) / count for k, v in sums.items()}  # float() waits for the GPU
+            row = running.sums.pop(count)
             now = time.perf_counter()
             rate = count * batch_size / max(now - row_start, 1e-9)
             row_start = now
             log.add(iteration, **row, lr=step_lr)
             bar.set_postfix({"g": f"{row['g_total']:.3g}", "images/s": f"{rate:.1f}"}, refresh=False)
             logger.debug("%s iteration %d: %s, %.1f images/s", mode, iteration, row, rate)
-            running.sums = {}
         if validation is not None and (iteration % max(1, validation.every) == 0 or iteration == iterations):
             mae = validation_mae(nets["generator"], validation, device, memory_format)
             running.validated.append({"iteration": iteration, "val_mae": mae})

@@ -69,7 +69,7 @@ def parts(seed: int) -> dict:
     buffer = ReplayBuffer(4, torch.Generator())
     buffer.push_and_pop(torch.randn(2, 1, 4, 4))
     running = _Running(torch.device("cpu"), 10)
-    running.sums = {"g_total": torch.tensor(1.5)}
+    running.sums.add({"g_total": torch.tensor(1.5)})
     running.validated = [{"iteration": 3, "val_mae": 0.25}]
     running.best_mae, running.selected, running.best_state = 0.25, 3, {"generator": {"w": torch.ones(2)}}
     deepstack = DeepStack(seed)
