@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from monai.inferers import ControlNetDiffusionInferer
 
-from radsynth.nets.diffusion import (
+from radsynth.synthesis.networks import (
     PromptEncoder,
     build_controlnet,
     build_unet,
@@ -32,7 +32,7 @@ from radsynth.nets.diffusion import (
     unet_config,
 )
 from radsynth.synthesis.prompts import MAX_WORDS
-from radsynth.train.common import autocast, pick_device, set_threads
+from radsynth.training.loop import autocast, pick_device, set_threads
 
 
 def parse_args(argv=None) -> argparse.Namespace:

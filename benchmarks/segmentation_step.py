@@ -12,7 +12,7 @@ labelled samples computed on the CPU inside the loop, per sample and per class, 
 back (the official DTC ``compute_sdf``). It prints ms/step of both and the SDF share.
 
 Part 2 times HD95/ASD on pairs of blobby 3D masks (prediction = reference shifted and
-dilated): ``radsynth.metrics.segmentation.segmentation_metrics`` (k-d tree on the surfaces)
+dilated): ``radsynth.segmentation.metrics.segmentation_metrics`` (k-d tree on the surfaces)
 and, when importable, medpy's ``hd95``/``asd`` (DTC's evaluation), printing s/case and the
 largest absolute difference of the values.
 
@@ -33,17 +33,17 @@ from scipy.ndimage import binary_dilation, gaussian_filter
 from scipy.ndimage import shift as nd_shift
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from radsynth.metrics.segmentation import segmentation_metrics  # noqa: E402
-from radsynth.nets.segmentation import build_segmenter  # noqa: E402
-from radsynth.sdf import label_sdf, signed_distance  # noqa: E402
-from radsynth.train.common import autocast, pick_device, set_threads  # noqa: E402
-from radsynth.train.segmentation import (  # noqa: E402
+from radsynth.segmentation.metrics import segmentation_metrics  # noqa: E402
+from radsynth.segmentation.networks import build_segmenter  # noqa: E402
+from radsynth.segmentation.sdf import label_sdf, signed_distance  # noqa: E402
+from radsynth.segmentation.trainer import (  # noqa: E402
     DTC_DEFAULTS,
     consistency_weight,
     dtc_losses,
     one_hot_foreground,
     supervised_loss,
 )
+from radsynth.training.loop import autocast, pick_device, set_threads  # noqa: E402
 
 DEFAULT_PATCH = {(3, "cuda"): [96, 96, 64], (3, "cpu"): [48, 48, 32],
                  (2, "cuda"): [256, 256], (2, "cpu"): [128, 128]}

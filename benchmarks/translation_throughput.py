@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from radsynth.train.common import pick_device  # noqa: E402
-from radsynth.train.translation import MODES, train_translation  # noqa: E402
+from radsynth.training.loop import pick_device  # noqa: E402
+from radsynth.translation.modes import MODES
+from radsynth.translation.trainer import train_translation  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -45,7 +45,7 @@ def _phantom(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _sdf(args: argparse.Namespace, extra: list[str]) -> int:
     from radsynth.io import read_nifti, write_nifti
-    from radsynth.sdf import label_sdf
+    from radsynth.segmentation.sdf import label_sdf
 
     label, affine = read_nifti(args.label, np.uint8)
     classes = args.classes or sorted(int(c) for c in np.unique(label) if c > 0) or [1]
@@ -55,7 +55,7 @@ def _sdf(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _seg_metrics(args: argparse.Namespace, extra: list[str]) -> int:
     from radsynth.io import read_nifti, spacing_of
-    from radsynth.metrics.segmentation import segmentation_metrics
+    from radsynth.segmentation.metrics import segmentation_metrics
 
     pred, affine = read_nifti(args.pred, np.uint8)
     ref, _ = read_nifti(args.ref, np.uint8)

@@ -3,8 +3,8 @@ generator's structure consistency) and the synthesis quality table."""
 
 from radsynth.logs import log_to
 from radsynth.provenance import write_provenance
-from radsynth.report.augmentation import augmentation_table, synthesis_table
 from radsynth.report.tables import read_metrics, write_table
+from radsynth.synthesis.tables import augmentation_table, synthesis_table
 
 log = log_to(snakemake.log[0])
 out, order = snakemake.output, list(snakemake.params.order)

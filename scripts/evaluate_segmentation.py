@@ -4,12 +4,12 @@ from pathlib import Path
 
 import numpy as np
 
-from radsynth.evaluate.segmentation import evaluate_segmentation
 from radsynth.io import read_nifti, spacing_of, write_csv, write_nifti
 from radsynth.logs import log_to
 from radsynth.provenance import write_provenance
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.segmentation import load_segmenter
+from radsynth.segmentation.evaluate import evaluate_segmentation
+from radsynth.segmentation.trainer import load_segmenter
+from radsynth.training.loop import job_device, set_threads
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

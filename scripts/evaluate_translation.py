@@ -1,11 +1,11 @@
 """Rule evaluate_translation: MAE, PSNR, SSIM on the aligned test slices (+ EPE of R)."""
 
-from radsynth.evaluate.translation import evaluate_translation
 from radsynth.io import load_arrays, save_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import write_provenance
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.translation import load_translator
+from radsynth.training.loop import job_device, set_threads
+from radsynth.translation.evaluate import evaluate_translation
+from radsynth.translation.translator import load_translator
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -11,7 +11,7 @@ import numpy as np
 
 from radsynth.io import read_nifti, write_nifti
 from radsynth.logs import log_to
-from radsynth.misalign import misalign_volume
+from radsynth.translation.misalign import misalign_volume
 
 log = log_to(snakemake.log[0])
 subject, level = snakemake.wildcards.subject, int(snakemake.wildcards.level)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from radsynth.io import read_nifti
 from radsynth.logs import log_to
-from radsynth.report.figures import misalignment_figure
+from radsynth.translation.figures import misalignment_figure
 
 log = log_to(snakemake.log[0])
 pairs = {

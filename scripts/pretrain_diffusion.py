@@ -6,10 +6,10 @@ import numpy as np
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import write_provenance
-from radsynth.train.autoencoder import load_autoencoder
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.diffusion import latent_training_data, train_ddpm
-from radsynth.train.resume import job_resume
+from radsynth.synthesis.autoencoder_trainer import load_autoencoder
+from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -4,7 +4,7 @@ import numpy as np
 
 from radsynth.io import read_nifti, write_nifti
 from radsynth.logs import log_to
-from radsynth.sdf import label_sdf
+from radsynth.segmentation.sdf import label_sdf
 
 log = log_to(snakemake.log[0])
 label, affine = read_nifti(snakemake.input[0], np.uint8)

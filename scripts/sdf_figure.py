@@ -4,7 +4,7 @@ import numpy as np
 
 from radsynth.io import read_nifti
 from radsynth.logs import log_to
-from radsynth.report.figures import sdf_figure
+from radsynth.segmentation.figures import sdf_figure
 
 log = log_to(snakemake.log[0])
 labels = [read_nifti(path, np.uint8)[0] for path in snakemake.input.labels]

@@ -3,8 +3,8 @@ LCC post-processing)."""
 
 from radsynth.logs import log_to
 from radsynth.provenance import write_provenance
-from radsynth.report.segmentation import segmentation_table
 from radsynth.report.tables import read_metrics, write_table
+from radsynth.segmentation.tables import segmentation_table
 
 log = log_to(snakemake.log[0])
 out = snakemake.output

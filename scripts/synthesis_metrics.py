@@ -5,11 +5,11 @@ import numpy as np
 
 from radsynth.io import load_arrays, write_csv
 from radsynth.logs import log_to
-from radsynth.metrics.synthesis import synthesis_scores
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.segmentation import load_segmenter
+from radsynth.segmentation.trainer import load_segmenter
+from radsynth.synthesis.metrics import synthesis_scores
+from radsynth.training.loop import job_device, set_threads
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

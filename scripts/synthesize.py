@@ -9,7 +9,7 @@ from radsynth.pack import select_channels
 from radsynth.split import subjects_in
 from radsynth.synthesis import load_generator
 from radsynth.synthesis.prompts import describe, subject_tokens
-from radsynth.train.common import job_device, set_threads
+from radsynth.training.loop import job_device, set_threads
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -5,7 +5,7 @@ import numpy as np
 from radsynth.io import load_arrays
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.report.figures import generator_figure
+from radsynth.synthesis.figures import generator_figure
 from radsynth.synthesis.prompts import describe, subject_tokens
 
 log = log_to(snakemake.log[0])

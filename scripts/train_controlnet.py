@@ -5,11 +5,11 @@ from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
+from radsynth.synthesis.autoencoder_trainer import load_autoencoder
+from radsynth.synthesis.controlnet_trainer import train_controlnet
 from radsynth.synthesis.prompts import subject_tokens
-from radsynth.train.autoencoder import load_autoencoder
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.controlnet import train_controlnet
-from radsynth.train.resume import job_resume
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -5,9 +5,9 @@ from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
 from radsynth.synthesis.ddpm import joint_data
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.diffusion import train_ddpm
-from radsynth.train.resume import job_resume
+from radsynth.synthesis.diffusion_trainer import train_ddpm
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

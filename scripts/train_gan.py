@@ -4,9 +4,9 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.mask_gan import train_mask_gan
-from radsynth.train.resume import job_resume
+from radsynth.synthesis.mask_gan_trainer import train_mask_gan
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -7,10 +7,10 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
+from radsynth.segmentation.trainer import train_segmentation
 from radsynth.split import labelled_subset, subjects_in
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.resume import job_resume
-from radsynth.train.segmentation import train_segmentation
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -6,12 +6,12 @@ from functools import partial
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
-from radsynth.misalign_torch import redraw_batch
 from radsynth.pack import select_channels
 from radsynth.provenance import write_provenance
-from radsynth.train.common import job_device, set_threads
-from radsynth.train.resume import job_resume
-from radsynth.train.translation import Validation, train_translation
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
+from radsynth.translation.misalign_torch import redraw_batch
+from radsynth.translation.trainer import Validation, train_translation
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -2,7 +2,7 @@
 
 from radsynth.io import load_arrays
 from radsynth.logs import log_to
-from radsynth.report.figures import translation_figure
+from radsynth.translation.figures import translation_figure
 
 log = log_to(snakemake.log[0])
 examples = {method: load_arrays(path) for method, path in zip(snakemake.params.methods, snakemake.input.examples)}

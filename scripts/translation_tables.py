@@ -6,7 +6,8 @@ from pathlib import Path
 
 from radsynth.logs import log_to
 from radsynth.provenance import write_provenance
-from radsynth.report.tables import mode_table, read_metrics, translation_table, unpaired_table, write_table
+from radsynth.report.tables import read_metrics, write_table
+from radsynth.translation.tables import mode_table, translation_table, unpaired_table
 
 log = log_to(snakemake.log[0])
 params, out = snakemake.params, snakemake.output

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from radsynth.io import save_arrays, save_checkpoint, write_csv, write_json, write_nifti
-from radsynth.train.segmentation import train_segmentation
+from radsynth.segmentation.trainer import train_segmentation
 
 REPO = Path(__file__).resolve().parents[1]
 R = "results/phantom"

@@ -59,7 +59,8 @@ from monai.transforms import (
 )
 from monai.transforms.spatial.array import RandAffineGrid
 from monai.utils import convert_to_tensor
-from radsynth.train.resume import numpy_state, set_numpy_state
+
+from radsynth.training.resume import numpy_state, set_numpy_state
 
 KEYS = ("image", "label", "sdf")
 P_ROTATION, P_SCALING = 0.2, 0.2

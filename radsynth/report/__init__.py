@@ -1,1 +1,3 @@
-"""Tables and figures, built only from the per-case metric CSVs and stage outputs."""
+"""What every family's report shares: table and figure building blocks (``tables``, ``figures``),
+the data report (``data``) and the time and memory table of the rules (``benchmarks``). Each
+family's own tables and figures live in ``radsynth.<family>.tables`` and ``.figures``."""

@@ -19,7 +19,7 @@ import SimpleITK as sitk
 
 from radsynth.data.base import RawSubject
 from radsynth.io import read_nifti, spacing_of
-from radsynth.report.figures import _LABEL_COLOURS, _canvas, _save, _slice_index, display_plane
+from radsynth.report.figures import LABEL_COLOURS, canvas, display_plane, most_labelled_slice, save_figure
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -108,13 +108,13 @@ def data_figure(subject_dirs: Sequence[str | os.PathLike], channel: str, path: s
     shown = list(subject_dirs)[:max_subjects]
     ncols = min(8, max(1, len(shown)))
     nrows = max(1, -(-len(shown) // ncols))
-    fig, axes = _canvas(nrows, ncols, 1.7, 1.8)
+    fig, axes = canvas(nrows, ncols, 1.7, 1.8)
     for ax, folder in zip(axes.flat, shown):
         folder = Path(folder)
         image, affine = read_nifti(folder / f"{channel}.nii.gz")
         label, _ = read_nifti(folder / "label.nii.gz", np.uint8)
         image, label = image.reshape(image.shape[:2] + (-1,)), label.reshape(label.shape[:2] + (-1,))
-        z = _slice_index(label, image.shape[2])
+        z = most_labelled_slice(label, image.shape[2])
         # Window from the whole volume, so a dim slice still looks dim.
         lo, hi = np.percentile(image, [0.5, 99.5])
         dx, dy = spacing_of(affine)[:2]
@@ -127,7 +127,7 @@ def data_figure(subject_dirs: Sequence[str | os.PathLike], channel: str, path: s
                 continue  # a class filling the slice has no outline
             # Colour by class value, so one class has one colour in every panel.
             ax.contour(region.astype(float), levels=[0.5], linewidths=0.8,
-                       colors=_LABEL_COLOURS[(int(value) - 1) % len(_LABEL_COLOURS)])
+                       colors=LABEL_COLOURS[(int(value) - 1) % len(LABEL_COLOURS)])
         ax.set_title(f"{folder.name} z={z}", fontsize=6)
     for ax in axes.flat:
         ax.set_xticks([])
@@ -137,4 +137,4 @@ def data_figure(subject_dirs: Sequence[str | os.PathLike], channel: str, path: s
     total = len(subject_dirs)
     left_out = f"first {len(shown)} of " if len(shown) < total else ""
     fig.suptitle(f"{channel}: {left_out}{total} subjects", fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)

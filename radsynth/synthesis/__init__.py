@@ -1,4 +1,7 @@
-"""Synthetic image/mask pairs for augmentation: control images, prompts, one generator per module.
+"""Synthetic image/mask pairs for augmentation (EMIT-Diff and its baselines): the networks
+(``networks``, ``autoencoder``), their trainers (``*_trainer``), control images, prompts, the
+pretraining pool, one sampler per generator, synthesis metrics, the augmentation comparison's
+tables and the generator figure.
 
 Every generator answers ``sample(images, labels, per_mask, *, seed, batch_size, device, ...)``
 with ``image``, ``label``, ``source_index``, ``sample`` and ``seed`` arrays, so the workflow

@@ -16,11 +16,11 @@ import torch
 from monai.inferers import ControlNetDiffusionInferer
 
 from radsynth.io import InputError, load_checkpoint
-from radsynth.nets.diffusion import CFG_FILL_VALUE, build_controlnet, sampling_scheduler
 from radsynth.synthesis.control import control_map
+from radsynth.synthesis.controlnet_trainer import frozen_base
+from radsynth.synthesis.networks import CFG_FILL_VALUE, build_controlnet, sampling_scheduler
 from radsynth.synthesis.sampling import plan_samples, sample_noise
-from radsynth.train.common import autocast, pick_device, to_device
-from radsynth.train.controlnet import frozen_base
+from radsynth.training.loop import autocast, pick_device, to_device
 
 
 @dataclass
@@ -63,7 +63,7 @@ class ControlNetGenerator:
         controlnet.load_state_dict(state["controlnet"])
         codec = None
         if architecture.get("autoencoder"):
-            from radsynth.nets.autoencoder import LatentCodec
+            from radsynth.synthesis.autoencoder import LatentCodec
 
             codec = LatentCodec.from_architecture(architecture["autoencoder"], state).to(device)
         return cls(

@@ -15,9 +15,9 @@ import torch
 from monai.inferers import DiffusionInferer
 
 from radsynth.io import InputError, load_checkpoint
-from radsynth.nets.diffusion import build_unet, sampling_scheduler
+from radsynth.synthesis.networks import build_unet, sampling_scheduler
 from radsynth.synthesis.sampling import plan_samples, sample_noise
-from radsynth.train.common import autocast, pick_device
+from radsynth.training.loop import autocast, pick_device
 
 
 def mask_channel(labels: np.ndarray, classes: int) -> np.ndarray:

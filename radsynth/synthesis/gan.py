@@ -6,20 +6,40 @@ import os
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from radsynth.io import InputError, load_checkpoint
-from radsynth.nets.generators import ResnetGenerator
 from radsynth.synthesis.sampling import plan_samples, sample_noise
-from radsynth.train.common import autocast, pick_device, to_device
-from radsynth.train.mask_gan import mask_inputs
+from radsynth.training.loop import autocast, pick_device, to_device
+from radsynth.translation.networks import ResnetGenerator
+
+
+def mask_inputs(
+    labels: torch.Tensor, classes: int, noise: torch.Tensor
+) -> torch.Tensor:
+    """The generator's input: the one-hot mask in {-1, 1} followed by the noise channels.
+
+    Pix2Pix's only noise is dropout, which its authors found the generator nearly ignores;
+    explicit noise channels are what make the K samples of one mask differ.
+
+    Args:
+        labels: integer (B, H, W) classes in 0..classes (0 is background).
+        classes: foreground classes; the one-hot has ``classes + 1`` channels.
+        noise: float (B, Z, H, W); Z may be 0.
+
+    Returns:
+        (B, classes + 1 + Z, H, W) in the dtype of ``noise``.
+    """
+    one_hot = F.one_hot(labels.long(), int(classes) + 1).movedim(-1, 1).to(noise.dtype)
+    return torch.cat([one_hot * 2 - 1, noise], dim=1)
 
 
 class MaskGANGenerator:
-    """A trained mask-to-image generator (:func:`radsynth.train.mask_gan.train_mask_gan`).
+    """A trained mask-to-image generator (:func:`radsynth.synthesis.mask_gan_trainer.train_mask_gan`).
 
     Args:
         network: the ``ResnetGenerator``.
-        architecture: :attr:`MaskGANResult.architecture <radsynth.train.mask_gan.MaskGANResult>`.
+        architecture: :attr:`MaskGANResult.architecture <radsynth.synthesis.mask_gan_trainer.MaskGANResult>`.
     """
 
     def __init__(self, network: ResnetGenerator, architecture: dict):

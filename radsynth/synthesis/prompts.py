@@ -3,7 +3,7 @@
 EMIT-Diff feeds CLIP embeddings of prompts such as "breast ultrasound, malignant tumour"; no
 text encoder can be downloaded here, so a prompt is a short sequence of words from a fixed
 vocabulary, and the diffusion model learns one embedding per word (see
-:class:`radsynth.nets.diffusion.PromptEncoder`). The vocabulary is part of the checkpoint's
+:class:`radsynth.synthesis.networks.PromptEncoder`). The vocabulary is part of the checkpoint's
 contract: a word's index must never change, so new words are only ever appended.
 """
 

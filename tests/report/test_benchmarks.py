@@ -1,9 +1,7 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from radsynth.report.benchmarks import COLUMNS, benchmark_figure, benchmark_table, read_benchmark
-from radsynth.report.figures import misalignment_figure, sdf_figure
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -46,17 +44,3 @@ def test_not_a_benchmark_file(tmp_path):
     (tmp_path / "x.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(ValueError, match="not a Snakemake benchmark"):
         read_benchmark(tmp_path / "x.tsv")
-
-
-def test_misalignment_and_sdf_figures(tmp_path):
-    rng = np.random.default_rng(0)
-    pairs = {level: {"source": rng.uniform(-1, 1, (16, 16, 3)), "target": rng.uniform(-1, 1, (16, 16, 3)),
-                     "field": rng.normal(0, level + 0.1, (16, 16, 3, 2))} for level in (0, 5)}
-    misalignment_figure(pairs, tmp_path / "misalignment.png", "s1", ("t1", "t2"))
-    label = np.zeros((16, 16, 3), np.uint8)
-    label[4:9, 4:9, 1] = 1
-    label[10:13, 10:13, 1] = 2
-    maps = rng.uniform(-1, 1, (16, 16, 3, 2)).astype(np.float32)
-    sdf_figure([label, label], [maps, maps], ["s1", "s2"], [1, 2], tmp_path / "sdf.png")
-    for name in ("misalignment", "sdf"):
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / f"{name}.png").stat().st_size > 5000

@@ -4,8 +4,8 @@ import torch
 
 from radsynth.io import InputError, save_checkpoint
 from radsynth.synthesis.ddpm import DDPMGenerator, channel_mask, joint_data, mask_channel
-from radsynth.train.diffusion import train_ddpm
-from tests.train.test_diffusion import TINY, disks
+from radsynth.synthesis.diffusion_trainer import train_ddpm
+from tests.synthesis.test_diffusion_trainer import TINY, disks
 
 
 def test_mask_channel_round_trip_for_several_classes():

@@ -1,1 +1,0 @@
-"""Running trained models on the test split and turning their outputs into per-case metrics."""

@@ -1,1 +1,0 @@
-"""Metric definitions, each checked against hand-made arrays and independent implementations."""

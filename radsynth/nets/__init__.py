@@ -1,1 +1,0 @@
-"""Networks: generators, discriminators, registration, diffusion and segmentation heads."""

@@ -1,1 +1,0 @@
-"""Training loops: translation (Pix2Pix / CycleGAN / RegGAN), diffusion, segmentation (DTC)."""

@@ -1,0 +1,154 @@
+"""One RegGAN-style training iteration: the generator (and R) losses, the least-squares
+discriminator losses and the replay buffer of fakes.
+
+Hand-written because no library has RegGAN's joint G + R update. It follows the official
+RegGAN code (Kid-Liet/Reg-GAN, ``trainer/CycTrainer.py``):
+
+- generators (and R) first: ``total = adversarial [+ paired L1] [+ cycle] [+ correction +
+  smoothness]``, one backward, one Adam step;
+- then the discriminator(s): ``adv * (MSE(D(real), 1) + MSE(D(fake), 0))`` (least squares),
+  where the fakes come from a 50-image replay buffer (C, NC), from the batch just generated
+  (Pix2Pix, whose original keeps no buffer) or from G re-run after its update (NC+R, as in
+  the official code).
+
+Deviations, each small: D outputs a patch map scored per patch (Pix2Pix/CycleGAN) instead
+of the official RegGAN average over the map; the smoothness term is MONAI's
+``DiffusionLoss`` (central differences, summed over axes), about twice the official mean
+of squared forward differences averaged over axes.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from monai.losses import DiffusionLoss
+
+from radsynth.training.loop import autocast
+from radsynth.translation.modes import Mode
+from radsynth.translation.registration import warp_image
+
+
+class ReplayBuffer:
+    """Pool of past fakes shown to D (Shrivastava et al. 2017, as in CycleGAN and RegGAN).
+
+    Hand-written: no library has it. Once full, each new fake replaces a random stored one
+    with probability 1/2 and D sees the stored one instead. Storage stays on the device;
+    the coin flips come from a seeded CPU generator.
+
+    Args:
+        size: images kept (50 in the originals; 0 disables the buffer).
+        generator: torch CPU generator for the draws.
+    """
+
+    def __init__(self, size: int, generator: torch.Generator):
+        self.size = int(size)
+        self.generator = generator
+        self.data: torch.Tensor | None = None
+        self.count = 0
+
+    def state_dict(self) -> dict:
+        """The stored fakes (for resumable training); the generator is the caller's to save."""
+        return {"data": self.data, "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.data, self.count = state["data"], int(state["count"])
+
+    def push_and_pop(self, batch: torch.Tensor) -> torch.Tensor:
+        batch = batch.detach().float()
+        if self.size == 0:
+            return batch
+        if self.data is None:
+            self.data = torch.empty((self.size, *batch.shape[1:]), device=batch.device)
+        self.data = self.data.to(batch.device)  # a resumed state is loaded on the CPU
+        out = batch.clone()
+        coins = torch.rand(len(batch), generator=self.generator).tolist()
+        slots = torch.randint(self.size, (len(batch),), generator=self.generator).tolist()
+        for i in range(len(batch)):  # a few images per step: the original's per-image rule
+            if self.count < self.size:
+                self.data[self.count] = batch[i]
+                self.count += 1
+            elif coins[i] > 0.5:
+                out[i] = self.data[slots[i]]
+                self.data[slots[i]] = batch[i]
+        return out
+
+
+def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+    """Least-squares GAN loss against an all-ones (real) or all-zeros (fake) patch map."""
+    target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction.float(), target.float())
+
+
+def smoothness(field: torch.Tensor) -> torch.Tensor:
+    """MONAI ``DiffusionLoss`` (mean squared central differences, summed over axes)."""
+    with warnings.catch_warnings():
+        # MONAI indexes with a list of slices; torch warns about it (results are unchanged,
+        # tests/translation/test_step.py checks the value against explicit differences).
+        warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning)
+        return DiffusionLoss()(field)
+
+
+def set_requires_grad(modules, flag: bool) -> None:
+    for module in modules:
+        module.requires_grad_(flag)
+
+
+def generator_losses(nets, spec: Mode, w: dict, a, b):
+    """Generator(-and-R) losses of one batch; also the D inputs of the fakes."""
+    d_in = (lambda x, y: torch.cat([x, y], 1)) if spec.conditional else (lambda x, y: y)
+    fake_b = nets["generator"](a)
+    losses = {"g_adv": w["adversarial"] * lsgan(nets["discriminator"](d_in(a, fake_b)), True)}
+    fakes = {"discriminator": d_in(a, fake_b)}
+    if spec.paired_l1:
+        losses["g_l1"] = w["paired_l1"] * F.l1_loss(fake_b.float(), b)
+    if spec.cycle:
+        fake_a = nets["generator_reverse"](b)
+        losses["g_adv_reverse"] = w["adversarial"] * lsgan(nets["discriminator_reverse"](fake_a), True)
+        cycle_a = F.l1_loss(nets["generator_reverse"](fake_b).float(), a)
+        cycle_b = F.l1_loss(nets["generator"](fake_a).float(), b)
+        losses["cycle"] = w["cycle"] * (cycle_a + cycle_b)
+        fakes["discriminator_reverse"] = fake_a
+    if spec.registration:
+        field = nets["registration"](fake_b, b).float()
+        losses["correction"] = w["correction"] * F.l1_loss(warp_image(fake_b, field), b)
+        losses["smoothness"] = w["smoothness"] * smoothness(field)
+    return losses, fakes
+
+
+def discriminator_loss(net, real, fake, weight):
+    return weight * (lsgan(net(real), True) + lsgan(net(fake), False))
+
+
+def train_step(nets, spec: Mode, w: dict, a, b, opt_g, opt_d, buffers: dict, device) -> dict:
+    """One RegGAN-style iteration: generators (+ R) first, then the discriminators."""
+    d_names = list(buffers)
+    discriminators = [nets[n] for n in d_names]
+    # Generators (+ R): D is frozen so its weight gradients are not computed here.
+    set_requires_grad(discriminators, False)
+    opt_g.zero_grad(set_to_none=True)
+    with autocast(device):
+        losses, fakes = generator_losses(nets, spec, w, a, b)
+        total = sum(losses.values())
+    total.backward()
+    opt_g.step()
+
+    # Discriminators on real vs fake.
+    set_requires_grad(discriminators, True)
+    opt_d.zero_grad(set_to_none=True)
+    with autocast(device):
+        if spec.fakes == "regenerated":
+            with torch.no_grad():
+                fake_b = nets["generator"](a)
+            fakes["discriminator"] = torch.cat([a, fake_b], 1) if spec.conditional else fake_b
+        reals = {"discriminator": torch.cat([a, b], 1) if spec.conditional else b, "discriminator_reverse": a}
+        d_losses = {
+            n.replace("discriminator", "d"): discriminator_loss(
+                nets[n], reals[n], buffers[n].push_and_pop(fakes[n]), w["adversarial"]
+            )
+            for n in d_names
+        }
+    sum(d_losses.values()).backward()
+    opt_d.step()
+    return {**losses, "g_total": total, **d_losses}
