@@ -6,8 +6,13 @@ Three ways, one table (``subject, split, fold, stratum``):
 - k folds (stratified too): fold ``k`` is the test set, val and train come from the rest;
 - fixed lists when the dataset defines them (the LA train/test lists of DTC).
 
-Every shuffle is a seeded hash of the subject name, so the result never depends on the order
-the subjects were listed in.
+A subject's split depends only on its name and the seed: a seeded hash of the name is a number
+u in [0, 1) and the fractions cut [0, 1) into the splits, so adding or removing other subjects
+(a batch of files that failed verification, a fixed file) never moves it. Fractions and strata
+hold on average rather than exactly; only when a wanted split would be empty does the subject
+nearest to it move in. The cross-validation folds of the augmentation comparison are dealt
+round-robin instead, so their sizes differ by at most one (the comparison is retrained as a
+whole whenever its subjects change).
 """
 
 from __future__ import annotations
@@ -30,22 +35,9 @@ def _hash_order(names: Sequence[str], seed: int, salt: str = "") -> list[str]:
     return sorted(names, key=lambda name: zlib.crc32(f"{salt}{seed}:{name}".encode()))
 
 
-def _stratified_order(names: Sequence[str], strata: Mapping[str, str] | None, seed: int) -> list[str]:
-    """Names shuffled so that every prefix holds each stratum in proportion.
-
-    Each stratum is shuffled on its own; a name at rank i of a stratum of size n is placed at
-    (i + 0.5) / n, so taking the first m names takes about m * n / N of each stratum.
-    """
-    if not strata:
-        return _hash_order(names, seed)
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(strata[name], []).append(name)
-    keyed = []
-    for members in groups.values():
-        for rank, name in enumerate(_hash_order(members, seed)):
-            keyed.append(((rank + 0.5) / len(members), zlib.crc32(f"{seed}:{name}".encode()), name))
-    return [name for *_, name in sorted(keyed)]
+def _unit(name: str, seed: int, salt: str = "") -> float:
+    """A seeded hash of a name as a number in [0, 1)."""
+    return zlib.crc32(f"{salt}{seed}:{name}".encode()) / 2**32
 
 
 def _frame(names, assignment, folds=None, strata=None) -> pd.DataFrame:
@@ -60,6 +52,28 @@ def _frame(names, assignment, folds=None, strata=None) -> pd.DataFrame:
     )
 
 
+def _cut(units: Mapping[str, float], shares: Mapping[str, float]) -> dict[str, str]:
+    """Each name to the part of [0, 1) its unit falls in; parts in the order of ``shares``
+    (normalised), each ``[start, start + share)``."""
+    total = sum(shares.values())
+    bounds, start = [], 0.0
+    for part, share in shares.items():
+        start += share / total
+        bounds.append((start, part))
+    return {name: next((part for end, part in bounds if u < end), bounds[-1][1]) for name, u in units.items()}
+
+
+def _fill_empty(assignment: dict, units: Mapping[str, float], centres: Mapping[str, float], donor: str) -> None:
+    """Give each empty part of ``centres`` the donor's subject whose unit is nearest its centre."""
+    for part, centre in centres.items():
+        if part in assignment.values():
+            continue
+        candidates = [name for name, got in assignment.items() if got == donor]
+        if len(candidates) < 2:
+            raise ValueError(f"{len(assignment)} subjects cannot fill {donor} + {' + '.join(centres)}")
+        assignment[min(candidates, key=lambda name: (abs(units[name] - centre), name))] = part
+
+
 def split_subjects(
     subjects: Sequence[str],
     fractions: Mapping[str, float],
@@ -68,7 +82,7 @@ def split_subjects(
     folds: int = 1,
     fold: int = 0,
 ) -> pd.DataFrame:
-    """Assign each subject to train, val or test.
+    """Assign each subject to train, val or test, by its name and the seed only.
 
     Every split with a positive fraction gets at least one subject when there are enough.
 
@@ -77,7 +91,8 @@ def split_subjects(
         fractions: ``{"train": .6, "val": .2, "test": .2}``; normalised to sum to 1. With
             ``folds > 1`` the test share is one fold and only the train:val ratio is used.
         seed: random seed.
-        strata: subject -> stratum; every split (and fold) keeps the strata in proportion.
+        strata: subject -> stratum, recorded in the table (the shares hold within each
+            stratum on average, as for the whole set).
         folds: number of folds; 1 for a single split.
         fold: which fold is the test set (0-based).
 
@@ -89,18 +104,38 @@ def split_subjects(
         raise ValueError("subject identifiers must be unique")
     if folds < 1 or not 0 <= fold < folds:
         raise ValueError(f"fold {fold} is not one of {folds} folds")
-    order = _stratified_order(names, strata, seed)
+    units = {name: _unit(name, seed) for name in names}
+    train_val = {"val": fractions.get("val", 0.0), "train": fractions.get("train", 0.0)}
     if folds > 1:
         if len(names) < folds + 1:
-            raise ValueError(f"{len(names)} subjects cannot fill {folds} folds")
-        fold_of = {name: position % folds for position, name in enumerate(order)}
-        rest = [name for name in order if fold_of[name] != fold]
-        assignment = {name: "test" for name in order if fold_of[name] == fold}
-        train_val = {"train": fractions.get("train", 0.0), "val": fractions.get("val", 0.0)}
-        assignment.update(_assign(rest, train_val, wanted=["val"] if train_val["val"] > 0 else []))
+            raise ValueError(f"{len(names)} subjects cannot fill {folds} folds and a training set")
+        fold_units = {name: _unit(name, seed, salt="fold:") for name in names}
+        fold_of = {name: int(u * folds) for name, u in fold_units.items()}
+        # Only an empty fold moves anyone: the subject nearest to it, from the largest fold.
+        for empty in (k for k in range(folds) if k not in fold_of.values()):
+            largest = max(range(folds), key=lambda k: (sum(f == k for f in fold_of.values()), -k))
+            donors = [name for name in names if fold_of[name] == largest]
+            fold_of[min(donors, key=lambda name: (abs(fold_units[name] - (empty + 0.5) / folds), name))] = empty
+        rest = {name: u for name, u in units.items() if fold_of[name] != fold}
+        assignment = {name: "test" for name in names if fold_of[name] == fold}
+        if train_val["val"] > 0:
+            inner = _cut(rest, train_val)
+            _fill_empty(inner, rest, {"val": train_val["val"] / (2 * sum(train_val.values()))}, "train")
+        else:
+            inner = dict.fromkeys(rest, "train")
+        assignment.update(inner)
         return _frame(names, assignment, fold_of, strata)
-    wanted = [split for split in ("test", "val") if fractions.get(split, 0.0) > 0]
-    return _frame(names, _assign(order, fractions, wanted), strata=strata)
+    shares = {split: fractions.get(split, 0.0) for split in ("test", "val", "train")}
+    wanted = [split for split in ("test", "val") if shares[split] > 0]
+    if len(names) < len(wanted) + 1:
+        raise ValueError(f"{len(names)} subjects cannot fill train + {' + '.join(wanted)}")
+    assignment = _cut(units, {split: share for split, share in shares.items() if share > 0})
+    total, start, centres = sum(shares.values()), 0.0, {}
+    for split, share in shares.items():
+        centres[split] = start + share / (2 * total)
+        start += share / total
+    _fill_empty(assignment, units, {split: centres[split] for split in wanted}, "train")
+    return _frame(names, assignment, strata=strata)
 
 
 def cross_validation_folds(
@@ -122,7 +157,10 @@ def cross_validation_folds(
     """
     names = sorted(set(subjects))
     if folds < 2 or len(names) < folds:
-        raise ValueError(f"{len(names)} subjects cannot fill {folds} cross-validation folds (need k >= 2)")
+        raise ValueError(
+            f"{len(names)} subjects cannot fill {folds} cross-validation folds (k >= 2 folds, each holding "
+            "out at least one subject while the others train)"
+        )
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(strata[name] if strata else "", []).append(name)
@@ -136,40 +174,31 @@ def cross_validation_folds(
     return folds_of
 
 
-def _assign(order: Sequence[str], fractions: Mapping[str, float], wanted: Sequence[str]) -> dict[str, str]:
-    """Take each wanted split's share from the front of ``order``; the rest is train."""
-    if len(order) < len(wanted) + 1:
-        raise ValueError(f"{len(order)} subjects cannot fill train + {' + '.join(wanted)}")
-    total = sum(fractions.get(split, 0.0) for split in SPLITS)
-    assignment, taken = {}, 0
-    for split in wanted:
-        count = max(1, round(len(order) * fractions[split] / total))
-        count = min(count, len(order) - taken - 1)  # keep at least one training subject
-        for name in order[taken : taken + count]:
-            assignment[name] = split
-        taken += count
-    for name in order[taken:]:
-        assignment[name] = "train"
-    return assignment
 
 
-def fixed_split(subjects: Mapping[str, str], lists: Mapping[str, str | Path]) -> pd.DataFrame:
+def fixed_split(
+    subjects: Mapping[str, str], lists: Mapping[str, str | Path], excluded: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """The splits a dataset defines as case lists (one name per line).
 
     Subjects in no list are marked ``unused``; a listed case that is not in the dataset, or a
-    case in two lists, is an error.
+    case in two lists, is an error. A listed case that the dataset has but that failed its
+    checks (``excluded``) is left out.
 
     Args:
         subjects: subject identifier -> the name the lists use (the dataset's own case name).
         lists: split name (train, val, test) -> path of its list file.
+        excluded: the same mapping for the dataset's subjects that cannot be used.
     """
-    by_name = {name: subject for subject, name in subjects.items()}
+    excluded = dict(excluded or {})
+    known = {**subjects, **excluded}
+    by_name = {name: subject for subject, name in known.items()}
     assignment: dict[str, str] = {}
     for split, path in lists.items():
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r} in split.lists (use {', '.join(SPLITS)})")
         listed = read_case_list(path)
-        missing = [name for name in listed if name not in by_name and name not in subjects]
+        missing = [name for name in listed if name not in by_name and name not in known]
         if missing:
             raise InputError(path, f"{len(missing)} listed cases are not in the dataset: {', '.join(missing[:5])}")
         for name in listed:
@@ -177,6 +206,7 @@ def fixed_split(subjects: Mapping[str, str], lists: Mapping[str, str | Path]) ->
             if subject in assignment:
                 raise InputError(path, f"case {name} is also in the {assignment[subject]} list")
             assignment[subject] = split
+    assignment = {subject: split for subject, split in assignment.items() if subject not in excluded}
     for subject in subjects:
         assignment.setdefault(subject, UNUSED)
     return _frame(subjects, assignment)

@@ -7,7 +7,7 @@ from radsynth.pack import pack_slices
 log = log_to(snakemake.log[0])
 arrays = pack_slices(
     snakemake.params.subject_dirs,
-    snakemake.input.sdf,
+    snakemake.params.sdf,
     snakemake.params.channels,
     snakemake.params.min_foreground,
 )

@@ -5,6 +5,6 @@ from radsynth.logs import log_to
 from radsynth.pack import pack_volumes
 
 log = log_to(snakemake.log[0])
-arrays = pack_volumes(snakemake.params.subject_dirs, snakemake.input.sdf, snakemake.params.channels)
+arrays = pack_volumes(snakemake.params.subject_dirs, snakemake.params.sdf, snakemake.params.channels)
 save_arrays(snakemake.output[0], **arrays)
 log.info("packed %d volumes of shape %s", len(arrays["subject"]), arrays["label"].shape[1:])

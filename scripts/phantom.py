@@ -1,26 +1,13 @@
-"""Rule phantom: generate one phantom subject as NIfTI (channels, lesion label, mask, tissue)."""
+"""Rule phantom: generate a batch of phantom subjects as NIfTI (channels, lesion label, mask,
+tissue), each subject's folder at once."""
 
-import numpy as np
-
-from radsynth.data.phantom import make_subject
-from radsynth.io import write_nifti
+from radsynth.batch import map_subjects, write_records
+from radsynth.data.phantom import write_phantom_subject
 from radsynth.logs import log_to
 
 log = log_to(snakemake.log[0])
-dataset = snakemake.params.dataset
-subject = make_subject(
-    snakemake.params.index,
-    snakemake.params.seed,
-    shape=tuple(dataset["shape"]),
-    fov_mm=tuple(dataset["fov_mm"]),
-    contrasts=tuple(dataset["channels"]),
-    lesion_probability=dataset["lesion_probability"],
-    noise=dataset["noise"],
-    bias=dataset["bias"],
-)
-for channel, path in zip(dataset["channels"], snakemake.output.images):
-    write_nifti(path, subject.images[channel].astype(np.float32), subject.affine)
-write_nifti(snakemake.output.label, subject.lesion.astype(np.uint8), subject.affine)
-write_nifti(snakemake.output.mask, subject.mask.astype(np.uint8), subject.affine)
-write_nifti(snakemake.output.tissue, subject.tissue.astype(np.uint8), subject.affine)
-log.info("%s: shape %s, lesion %s", subject.name, subject.tissue.shape, subject.has_lesion)
+dataset, seed = snakemake.params.dataset, snakemake.params.seed
+jobs = [(name, (name, seed, dataset)) for name in snakemake.params.subjects]
+records = map_subjects(write_phantom_subject, jobs, snakemake.threads)
+write_records(snakemake.output[0], records)
+log.info("%d phantom subjects", len(records))

@@ -1,15 +1,18 @@
-"""Rule preprocess: one subject to the common grid and intensity range, as NIfTI."""
+"""Rule preprocess: a batch of subjects read once each, checked, described for the data report
+and preprocessed to the common grid and intensity range as NIfTI; a subject that fails is
+recorded with the file and the reason and leaves no file."""
 
-from radsynth.data import load_subject
-from radsynth.io import write_nifti
+from radsynth.batch import map_subjects, write_records
 from radsynth.logs import log_to
-from radsynth.preprocess import preprocess_subject
+from radsynth.prepare import prepare_subject
 
 log = log_to(snakemake.log[0])
-raw = load_subject(snakemake.params.source, snakemake.params.dataset)
-subject = preprocess_subject(raw, **snakemake.params.options)
-for channel, path in zip(snakemake.params.dataset["channels"], snakemake.output.images):
-    write_nifti(path, subject.images[channel], subject.affine)
-write_nifti(snakemake.output.label, subject.label, subject.affine)
-write_nifti(snakemake.output.mask, subject.mask, subject.affine)
-log.info("preprocessed to %s", subject.mask.shape)
+params = snakemake.params
+jobs = [
+    (source.subject, (source, params.dataset, params.options, f"{params.folder}/{source.subject}"))
+    for source in params.sources
+]
+records = map_subjects(prepare_subject, jobs, snakemake.threads)
+write_records(snakemake.output[0], records)
+failed = [r["subject"] for r in records if r["status"] != "ok"]
+log.info("%d subjects prepared, %d failed%s", len(records) - len(failed), len(failed), f": {failed}" if failed else "")

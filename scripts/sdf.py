@@ -1,13 +1,17 @@
-"""Rule sdf: DTC signed distance maps of a subject's label, one map per foreground class."""
+"""Rules sdf, sdf_volume: DTC signed distance maps of a batch's labels, one map per foreground
+class, per axial slice (2D training) or over the whole volume (3D)."""
 
-import numpy as np
-
-from radsynth.io import read_nifti, write_nifti
+from radsynth.batch import map_subjects, read_records, usable, write_records
 from radsynth.logs import log_to
-from radsynth.segmentation.sdf import label_sdf
+from radsynth.segmentation.sdf import write_label_sdf
 
 log = log_to(snakemake.log[0])
-label, affine = read_nifti(snakemake.input[0], np.uint8)
-sdf = label_sdf(label, snakemake.params.classes, slice_axis=snakemake.params.slice_axis)
-write_nifti(snakemake.output[0], sdf.astype(np.float32), affine)
-log.info("SDF %s in [%.3f, %.3f]", sdf.shape, sdf.min(), sdf.max())
+params = snakemake.params
+jobs = [
+    (subject, (f"{params.preprocessed}/{subject}/label.nii.gz", f"{params.folder}/{subject}.nii.gz",
+               params.classes, params.slice_axis))
+    for subject in usable(read_records(snakemake.input))
+]  # fmt: skip
+records = map_subjects(write_label_sdf, jobs, snakemake.threads)
+write_records(snakemake.output[0], records)
+log.info("SDFs of %d subjects", len(records))

@@ -18,7 +18,7 @@ from radsynth.segmentation.trainer import train_segmentation
 
 REPO = Path(__file__).resolve().parents[1]
 R = "results/phantom"
-# Data stages only, at the tiny scale: phantom -> verify -> preprocess (with the seeded rigid
+# Data stages only, at the tiny scale: phantom -> preprocess (checks, then the seeded rigid
 # registration) -> split -> misalign (both levels, with the elastic part) -> sdf (2D and 3D)
 # -> pack (slices, pairs, volumes).
 CONFIG = "dataset: {subjects: 5}\npreprocess: {register_to: t1}\nmisalign: {levels: [0, 5], elastic: 2.0}\n"
@@ -28,7 +28,7 @@ TARGETS = [
     f"{R}/packed/level0/train.npz",
     f"{R}/packed/level5/train.npz",
     f"{R}/packed/volumes/train.npz",
-    *(f"{R}/preprocessed/phantom_{i:03d}/label.nii.gz" for i in range(5)),
+    f"{R}/data/subjects.tsv",
 ]
 # Logs, benchmarks and provenance sidecars record times by design; everything else must
 # match byte for byte.
@@ -102,9 +102,9 @@ def test_data_stages_are_byte_identical_across_runs(tmp_path):
         runs.append({k: v for k, v in kept.items() if not k.endswith(SIDECAR)})
     first, second = runs
     stages = {name.split("/")[0] for name in first}
-    assert {"raw", "verify", "preprocessed", "splits.tsv", "misaligned", "sdf", "sdf3d", "packed"} <= stages
-    # 4 files at 2 levels for each of the 3 training subjects.
-    assert len([n for n in first if n.startswith("misaligned/")]) == 4 * 2 * 3
+    assert {"raw", "records", "preprocessed", "splits.tsv", "misaligned", "sdf", "sdf3d", "packed"} <= stages
+    # 4 files at 2 levels for each of the 5 subjects (one batch misaligns all it prepared).
+    assert len([n for n in first if n.startswith("misaligned/")]) == 4 * 2 * 5
     assert sorted(first) == sorted(second)
     differ = [name for name in first if first[name] != second[name]]
     assert not differ, f"{len(differ)} files differ between the runs: {differ[:10]}"

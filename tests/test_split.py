@@ -1,3 +1,5 @@
+import zlib
+
 import pandas as pd
 import pytest
 
@@ -20,7 +22,26 @@ def test_every_subject_in_exactly_one_split():
     assert splits["subject"].is_unique
     sets = [set(subjects_in(splits, name)) for name in ("train", "val", "test")]
     assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
-    assert [len(s) for s in sets] == [12, 4, 4]
+    assert all(sets)
+
+
+def test_a_subjects_split_depends_only_on_its_name_and_the_seed():
+    # Removing subjects (files that failed their checks, or were deleted) moves nobody else.
+    fractions = {"train": 0.6, "val": 0.2, "test": 0.2}
+    subjects = [f"case_{i:03d}" for i in range(60)]
+    full = dict(zip(*split_subjects(subjects, fractions, seed=7)[["subject", "split"]].T.values))
+    fewer = split_subjects(subjects[::3], fractions, seed=7)
+    assert all(full[s] == split for s, split in zip(fewer["subject"], fewer["split"]))
+    # The cut is the hash's: u = crc32("<seed>:<name>") / 2^32 in [0, 1), test first, then val.
+    u = zlib.crc32(b"7:case_000") / 2**32
+    assert full["case_000"] == ("test" if u < 0.2 else "val" if u < 0.4 else "train")
+
+
+def test_fractions_hold_on_a_large_set():
+    splits = split_subjects([f"s{i:04d}" for i in range(3000)], {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
+    shares = splits["split"].value_counts(normalize=True)
+    assert shares["train"] == pytest.approx(0.6, abs=0.03)
+    assert shares["val"] == pytest.approx(0.2, abs=0.03) and shares["test"] == pytest.approx(0.2, abs=0.03)
 
 
 def test_split_ignores_listing_order_and_depends_on_seed():
@@ -61,30 +82,32 @@ def _no_overlap(splits):
     assert splits["subject"].is_unique
 
 
-def test_stratified_split_keeps_the_strata_in_proportion():
-    names = [f"benign_{i}" for i in range(30)] + [f"malignant_{i}" for i in range(10)]
+def test_stratified_split_records_the_strata_and_keeps_them_in_proportion_on_average():
+    names = [f"benign_{i}" for i in range(900)] + [f"malignant_{i}" for i in range(300)]
     strata = strata_from_pattern({n: n.replace("_", " (") + ")" for n in names}, r"^(benign|malignant)")
     splits = split_subjects(names, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0, strata=strata)
     _no_overlap(splits)
-    counts = splits.groupby(["split", "stratum"]).size().to_dict()
-    assert counts[("test", "benign")] == 6 and counts[("test", "malignant")] == 2
-    assert counts[("val", "benign")] == 6 and counts[("val", "malignant")] == 2
+    assert dict(zip(splits["subject"], splits["stratum"])) == strata
+    for stratum, size in (("benign", 900), ("malignant", 300)):
+        test = ((splits["split"] == "test") & (splits["stratum"] == stratum)).sum()
+        assert test / size == pytest.approx(0.2, abs=0.05)
 
 
 def test_k_folds_cover_every_subject_once_as_test():
     names = [f"s{i:02d}" for i in range(23)]
-    strata = {n: "a" if i % 3 else "b" for i, n in enumerate(names)}
     tested = []
     for fold in range(5):
-        splits = split_subjects(names, {"train": 0.8, "val": 0.2, "test": 0.2}, 0, strata, folds=5, fold=fold)
+        splits = split_subjects(names, {"train": 0.8, "val": 0.2, "test": 0.2}, 0, folds=5, fold=fold)
         _no_overlap(splits)
         test = subjects_in(splits, "test")
-        assert set(splits.loc[splits["split"] == "test", "fold"]) == {fold}
+        assert test and set(splits.loc[splits["split"] == "test", "fold"]) == {fold}
         assert len(subjects_in(splits, "val")) >= 1
         tested += test
-        # each fold holds both strata
-        assert set(splits.loc[splits["split"] == "test", "stratum"]) == {"a", "b"}
     assert sorted(tested) == names
+    # A fold that the hash leaves empty gets the nearest subject: 6 subjects always fill 5 folds.
+    for seed in range(20):
+        folds = split_subjects(names[:6], {"train": 1.0}, seed, folds=5, fold=0)["fold"]
+        assert set(folds) == set(range(5))
 
 
 def test_fixed_lists_define_the_splits(tmp_path):
@@ -94,6 +117,14 @@ def test_fixed_lists_define_the_splits(tmp_path):
     splits = fixed_split(subjects, {"train": tmp_path / "train.list", "test": tmp_path / "test.list"})
     _no_overlap(splits)
     assert dict(zip(splits["subject"], splits["split"])) == {"A_B": "train", "c": "train", "d": "test", "e": "unused"}
+
+
+def test_fixed_lists_leave_out_cases_that_failed_their_checks(tmp_path):
+    (tmp_path / "train.list").write_text("a\nbroken\n")
+    (tmp_path / "test.list").write_text("c\n")
+    splits = fixed_split({"a": "a", "c": "c"}, {"train": tmp_path / "train.list", "test": tmp_path / "test.list"},
+                         excluded={"broken": "broken"})
+    assert dict(zip(splits["subject"], splits["split"])) == {"a": "train", "c": "test"}
 
 
 def test_fixed_lists_reject_unknown_and_duplicated_cases(tmp_path):

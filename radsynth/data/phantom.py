@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erfc
 
+from radsynth.batch import subject_folder
+from radsynth.io import write_nifti
 from radsynth.data.phantom_anatomy import (
     EXTENT,
     LESION,
@@ -232,6 +234,38 @@ def make_subject(
         affine=affine,
         has_lesion=has_lesion,
     )
+
+
+def write_phantom_subject(name: str, seed: int, dataset: dict) -> dict:
+    """Render one subject of the phantom dataset and write it under ``dataset["root"]/<name>``:
+    ``<channel>.nii.gz`` per channel, ``label`` (lesion), ``mask`` (head) and ``tissue``.
+
+    Args:
+        name: ``phantom_<index:03d>`` (:func:`subject_names`).
+        seed: the dataset seed.
+        dataset: the ``dataset`` config (channels, shape, fov_mm, lesion_probability, noise,
+            bias, root).
+
+    Returns:
+        ``shape`` and ``has_lesion``, for the job's record.
+    """
+    subject = make_subject(
+        int(name.rsplit("_", 1)[1]),
+        seed,
+        shape=tuple(dataset["shape"]),
+        fov_mm=tuple(dataset["fov_mm"]),
+        contrasts=tuple(dataset["channels"]),
+        lesion_probability=dataset["lesion_probability"],
+        noise=dataset["noise"],
+        bias=dataset["bias"],
+    )
+    with subject_folder(f"{dataset['root']}/{name}") as folder:
+        for channel in dataset["channels"]:
+            write_nifti(folder / f"{channel}.nii.gz", subject.images[channel].astype(np.float32), subject.affine)
+        write_nifti(folder / "label.nii.gz", subject.lesion.astype(np.uint8), subject.affine)
+        write_nifti(folder / "mask.nii.gz", subject.mask.astype(np.uint8), subject.affine)
+        write_nifti(folder / "tissue.nii.gz", subject.tissue.astype(np.uint8), subject.affine)
+    return {"shape": "x".join(map(str, subject.tissue.shape)), "has_lesion": subject.has_lesion}
 
 
 # The phantom as a dataset adapter (see radsynth.data.base): the ``phantom`` rule writes each

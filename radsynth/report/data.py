@@ -76,7 +76,8 @@ def data_table(rows: Sequence[dict]) -> pd.DataFrame:
 
     Returns:
         One row per subject; ``label_<v>`` columns (sorted by value, after the others) are 0
-        for subjects without that value.
+        for subjects without that value. Batch records (:mod:`radsynth.batch`) add ``status``
+        and, for a subject that failed, ``file`` and ``reason`` (its other columns are empty).
     """
     table = pd.DataFrame(list(rows))
     if table.empty:
@@ -84,7 +85,8 @@ def data_table(rows: Sequence[dict]) -> pd.DataFrame:
     labels = sorted((c for c in table.columns if c.startswith("label_") and c[6:].isdigit()), key=lambda c: int(c[6:]))
     table[labels] = table[labels].fillna(0).astype(np.int64)
     # Rows may come back from JSON with sorted keys: put the identifying columns first again.
-    first = [c for c in ("subject", "name", "shape", "spacing", "orientation") if c in table.columns]
+    first = [c for c in ("subject", "status", "name", "shape", "spacing", "orientation", "file", "reason")
+             if c in table.columns]
     others = first + [c for c in table.columns if c not in labels and c not in first and c != "files"]
     ordered = others + labels + (["files"] if "files" in table.columns else [])
     return table[ordered].sort_values("subject", kind="stable").reset_index(drop=True)

@@ -19,11 +19,14 @@ in the normalisation constants, which keeps the sign, the zero level set and the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 from skimage.segmentation import find_boundaries
+
+from radsynth.io import read_nifti, write_nifti
 
 
 def _normalised(distance: np.ndarray) -> np.ndarray:
@@ -92,3 +95,22 @@ def label_sdf(
         for index, section in enumerate(np.moveaxis(mask, axis, 0)):
             target[index] = signed_distance(section, plane)
     return out
+
+
+def write_label_sdf(
+    label_path: str | os.PathLike, out_path: str | os.PathLike, classes: Sequence[int], slice_axis: int | None
+) -> dict:
+    """:func:`label_sdf` of a label NIfTI, written as a float32 NIfTI (X, Y, Z, K) on its grid.
+
+    Args:
+        label_path: a preprocessed ``label.nii.gz``.
+        out_path: where the maps go (atomically).
+        classes, slice_axis: as :func:`label_sdf`.
+
+    Returns:
+        ``min`` and ``max`` of the maps, for the job's record.
+    """
+    label, affine = read_nifti(label_path, np.uint8)
+    sdf = label_sdf(label, classes, slice_axis=slice_axis)
+    write_nifti(out_path, sdf.astype(np.float32), affine)
+    return {"min": float(sdf.min()), "max": float(sdf.max())}

@@ -1,10 +1,12 @@
-"""Bad input through the workflow: each broken subject fails its own verify job with the file
-and the reason, leaves no output, and with --keep-going the good subjects still finish."""
+"""Bad input through the workflow: each broken subject is recorded by its batch job with the
+file and the reason, leaves no output and is left out of the split; the good subjects finish,
+and the data report lists the failures."""
 
 import gzip
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -76,35 +78,40 @@ def bad_run(tmp_path_factory):
         "segmentation": {"channels": list(CHANNELS)},
     }
     (work / "bad.yaml").write_text(yaml.safe_dump(config))
-    subjects = ["good_a", "good_b", "good_c", "good_emptylabel", *BAD]
-    targets = [f"results/bad/preprocessed/{s}/label.nii.gz" for s in subjects] + ["results/bad/sdf/good_emptylabel.nii.gz"]
-    done = snakemake(work, "--cores", "2", "--keep-going", "--configfile", str(work / "bad.yaml"),
-                     "--config", "scale=tiny", "--", *targets, timeout=600)
+    done = snakemake(work, "--cores", "2", "--configfile", str(work / "bad.yaml"), "--config", "scale=tiny",
+                     "batch_size=4", "--", "results/bad/data/subjects.tsv", "results/bad/packed/train.npz",
+                     timeout=600)
     return work / "results" / "bad", done
+
+
+GOOD = ("good_a", "good_b", "good_c", "good_emptylabel")
 
 
 @pytest.mark.integration
 def test_good_subjects_finish_and_bad_ones_leave_nothing(bad_run):
     results, done = bad_run
-    assert done.returncode != 0
-    for name in ("good_a", "good_b", "good_c", "good_emptylabel"):
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in GOOD:
         for file in ("t1", "t2", "label", "mask"):
             assert (results / "preprocessed" / name / f"{file}.nii.gz").exists(), (name, file)
     for name in BAD:
-        assert not (results / "verify" / f"{name}.json").exists(), name
-        folder = results / "preprocessed" / name
-        assert not folder.exists() or not any(folder.iterdir()), name
+        assert not (results / "preprocessed" / name).exists(), name
+    splits = pd.read_csv(results / "splits.tsv", sep="\t")
+    assert set(splits.loc[splits["split"] == "failed", "subject"]) == set(BAD)
+    assert set(splits.loc[splits["split"] != "failed", "subject"]) == set(GOOD)
+    assert len(list((results / "records" / "preprocess").glob("*.json"))) > 1  # several batches ran
 
 
 @pytest.mark.integration
 def test_each_error_names_the_file_and_the_reason(bad_run):
     results, _ = bad_run
+    report = pd.read_csv(results / "data" / "subjects.tsv", sep="\t").set_index("subject")
     for name, words in BAD.items():
-        log = (results / "logs" / "verify" / f"{name}.log").read_text()
-        error = [line for line in log.splitlines() if "InputError" in line]
-        assert error, (name, log[-2000:])
+        assert report.loc[name, "status"] == "failed", name
+        error = f"{report.loc[name, 'file']}: {report.loc[name, 'reason']}"
         for word in words:
-            assert word in error[-1], (name, word, error[-1])
+            assert word in error, (name, word, error)
+    assert (report.loc[list(GOOD), "status"] == "ok").all()
 
 
 @pytest.mark.integration

@@ -73,4 +73,4 @@ def test_preset_builds_its_dag(preset, tmp_path):
     (tmp_path / "preset.yaml").write_text(yaml.safe_dump(config))
     done = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "preset.yaml"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "verify" in done.stdout and "split" in done.stdout
+    assert "preprocess" in done.stdout and "split" in done.stdout

@@ -1,5 +1,5 @@
 """Each preset of config/experiments/ ingests its example in ../shared/data through the
-workflow (skipped when the folder is absent): verify, preprocess, split, SDF, pack, data report;
+workflow (skipped when the folder is absent): checks and preprocessing, split, SDF, pack, data report;
 the NIfTI example is exported to nnU-Net and read back with the msd adapter; the LGG example
 runs the whole DAG at the tiny scale."""
 
@@ -179,10 +179,10 @@ def test_emitdiff_comparison_on_breast_ultrasound(tmp_path):
     results = tmp_path / "results" / "emitdiff_busi_cpu"
     table = pd.read_csv(results / "tables" / "augmentation.csv")
     assert {"none", "deepstack", "gan", "ddpm", "controlnet"} <= set(table["method"])
-    splits = pd.read_csv(results / "splits.tsv", sep="\t")
+    folds = pd.read_csv(results / "cv_folds.tsv", sep="\t")
     for fold in (0, 1):
         provenance = json.loads((results / "synthetic" / f"cv{fold}_train" / "controlnet.json").read_text())
         # prompts carry the pathology of each training image's file name
         assert provenance["prompts"] == ["ultrasound breast benign"]
-        assert not set(provenance["source_subjects"]) & set(splits.loc[splits["cv_fold"] == fold, "subject"])
+        assert not set(provenance["source_subjects"]) & set(folds.loc[folds["cv_fold"] == fold, "subject"])
     assert (results / "figures" / "synthetic.png").stat().st_size > 10_000

@@ -23,7 +23,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 SETUP = REPO / "tools" / "slurm" / "local_slurm.sh"
 # The data stages write the same bytes on every run (tests/test_determinism.py).
-DATA_STAGES = ["raw", "verify", "preprocessed", "splits.tsv", "misaligned", "sdf", "sdf3d", "packed", "pool"]
+DATA_STAGES = ["raw", "records", "preprocessed", "splits.tsv", "misaligned", "sdf", "sdf3d", "packed", "pool"]
 # Scaled to the test node (its 2 CPUs and few GB); everything else as profiles/slurm has it.
 NODE_LIMITS = {"mem_mb": 2000, "cpus_per_task": 1}
 # Only for the one-node test Slurm: no accounting database, quick status checks.

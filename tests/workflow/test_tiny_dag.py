@@ -73,8 +73,10 @@ def test_splits_are_by_subject_and_synthetic_data_comes_from_training(tiny_run):
     for split in ("train", "test"):
         with np.load(tiny_run / "packed" / f"{split}.npz") as packed:
             assert set(packed["subject"]) == set(splits.loc[splits["split"] == split, "subject"])
+    folds = pd.read_csv(tiny_run / "cv_folds.tsv", sep="\t")
+    assert sorted(folds["subject"]) == sorted(splits["subject"])
     for fold in (0, 1):
-        held_out = set(splits.loc[splits["cv_fold"] == fold, "subject"])
+        held_out = set(folds.loc[folds["cv_fold"] == fold, "subject"])
         with np.load(tiny_run / "packed" / f"cv{fold}_train.npz") as packed:
             assert set(packed["subject"]) == set(splits["subject"]) - held_out
         for generator in ("gan", "ddpm", "controlnet"):

@@ -3,6 +3,24 @@
 # synthetic pairs from generators trained on those subjects only) and scored on the rest.
 
 
+checkpoint comparison_folds:
+    input:
+        f"{R}/splits.tsv",
+    output:
+        f"{R}/cv_folds.tsv",
+    log:
+        log_path("comparison_folds"),
+    benchmark:
+        bench_path("comparison_folds")
+    conda:
+        "../../envs/cpu.yaml"
+    params:
+        folds=AUGMENTATION["folds"],
+        seed=config["seed"],
+    script:
+        "../../scripts/comparison_folds.py"
+
+
 rule train_augmented:
     input:
         train=f"{R}/packed/cv{{fold}}_train.npz",
@@ -37,10 +55,8 @@ rule train_augmented:
 rule evaluate_augmented:
     input:
         model=f"{R}/models/augmentation/cv{{fold}}/{{method}}.pt",
-        subjects=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
-            subject=subjects_of(f"cv{wildcards.fold}_test"),
-            file=SEGMENTATION["channels"] + ["label"],
+        prepared=lambda wildcards: records(
+            "preprocess", subjects_of(f"cv{wildcards.fold}_test")
         ),
     output:
         metrics=f"{R}/metrics/augmentation/cv{{fold}}/{{method}}.csv",
@@ -57,9 +73,8 @@ rule evaluate_augmented:
     resources:
         gpu=1,
     params:
-        subject_dirs=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}",
-            subject=subjects_of(f"cv{wildcards.fold}_test"),
+        subject_dirs=lambda wildcards: subject_dirs(
+            subjects_of(f"cv{wildcards.fold}_test")
         ),
         method=lambda wildcards: wildcards.method,
         setting=lambda wildcards: f"cv{wildcards.fold}",

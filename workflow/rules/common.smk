@@ -1,6 +1,6 @@
 """Helpers shared by the rules: config (scale preset + schema), paths, subject lists, runs."""
 
-import copy
+import json
 import os
 import sys
 from pathlib import Path
@@ -10,59 +10,59 @@ import yaml
 from snakemake.utils import validate
 
 
-def deep_merge(base, override):
-    """``override`` on top of ``base``, recursively for dicts (new dict, inputs untouched)."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 # The checkout: workflow/Snakefile sits one level below it.
 REPO = Path(workflow.basedir).parent
-
-# The scale preset sits under the user's config: a key set in config.yaml or --config wins.
-_scale = config.get("scale", "quick")
-_preset_path = REPO / "config" / "scales" / f"{_scale}.yaml"
-if not _preset_path.exists():
-    raise ValueError(f"config: unknown scale {_scale!r} (no {_preset_path})")
-_merged = deep_merge(yaml.safe_load(_preset_path.read_text()) or {}, config)
-# YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings.
-_merged.get("dataset", {})["label_map"] = {
-    str(key): value
-    for key, value in (_merged.get("dataset", {}).get("label_map") or {}).items()
-}
-config.clear()
-config.update(_merged)
-validate(config, "../schemas/config.schema.yaml")
-
 # Jobs import the radsynth library from this checkout, in whatever environment they run
 # (local, --sdm conda, SLURM), so results always come from the workflow's own code.
 os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 )
-
 sys.path.insert(0, str(REPO))
-from radsynth.data import discover  # noqa: E402 (needs the path above)
+from radsynth.batch import batches  # noqa: E402 (needs the path above)
+from radsynth.data import discover  # noqa: E402
+from radsynth.scales import apply_limits, deep_merge  # noqa: E402
 from radsynth.split import subjects_in  # noqa: E402
 from radsynth.synthesis import GENERATORS  # noqa: E402
 from radsynth.synthesis.pool import pool_channels  # noqa: E402
 from radsynth.synthesis.prompts import check_terms  # noqa: E402
 
+# The scale preset sits under the user's config: a key set in config.yaml or --config wins,
+# within the preset's limits (tiny: sizes and schedules bounded whatever the config says).
+_scale = config.get("scale", "quick")
+_preset_path = REPO / "config" / "scales" / f"{_scale}.yaml"
+if not _preset_path.exists():
+    raise ValueError(f"config: unknown scale {_scale!r} (no {_preset_path})")
+_preset = yaml.safe_load(_preset_path.read_text()) or {}
+_limits = _preset.pop("limits", {})
+_merged = deep_merge(_preset, config)
+# YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings.
+_merged.get("dataset", {})["label_map"] = {
+    str(key): value
+    for key, value in (_merged.get("dataset", {}).get("label_map") or {}).items()
+}
+validate(_merged, "../schemas/config.schema.yaml")
+_merged, _limited = apply_limits(_merged, _limits)
+if _limited:
+    print(f"radsynth: scale {_scale} limits {'; '.join(_limited)}", file=sys.stderr)
+config.clear()
+config.update(_merged)
+
 R = f"{config['results']}/{config['dataset']['name']}"
 DATASET = config["dataset"]
+# What only the phantom's generator reads: the scale presets set some of them, so on a real
+# dataset they would change the preprocessing jobs' params with the scale; they are dropped.
+PHANTOM_KEYS = ("subjects", "shape", "fov_mm", "lesion_probability", "noise", "bias")
 if DATASET["kind"] == "phantom":
     DATASET["root"] = f"{R}/raw"  # the phantom rule writes its subjects there
+else:
+    for _key in PHANTOM_KEYS:
+        DATASET.pop(_key, None)
 TRANSLATION = config["translation"]
 SEGMENTATION = config["segmentation"]
 AUGMENTATION = config["augmentation"]
 DIFFUSION = config["diffusion"]
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
-LABEL_FILES = ["label", "mask"]
 # Report categories, one per stage, numbered so the report lists them in workflow order.
 STAGES = {
     "data": "1. Data",
@@ -110,8 +110,12 @@ if sorted(DATASET["classes"]) != list(range(1, len(DATASET["classes"]) + 1)):
         "with dataset.label_map (BraTS: {4: 3})"
     )
 # Subjects come from the folder layout (no image is read here), so the DAG is built fast;
-# a broken subject fails its own verify job, not the whole workflow.
+# a broken subject is recorded by its preprocess batch job, not the whole workflow.
 SOURCES = {source.subject: source for source in discover(DATASET)}
+# The per-subject stages run in batches of subjects, one job each (radsynth.batch); a
+# subject's batch depends only on its name and the number of batches.
+BATCHES = batches(SOURCES, config["batch_size"])
+BATCH_OF = {subject: batch for batch, members in BATCHES.items() for subject in members}
 
 
 def log_path(rule, pattern=""):
@@ -136,13 +140,62 @@ def all_subjects():
     return list(SOURCES)
 
 
-def subject_index(subject):
-    return int(subject.rsplit("_", 1)[1])
+def warn_failed_subjects():
+    """After a run: name the subjects whose checks failed (the data report has the reasons)."""
+    failed = []
+    for batch in BATCHES:
+        path = Path(f"{R}/records/preprocess/{batch}.json")
+        if path.exists():
+            failed += [
+                r
+                for r in json.loads(path.read_text())["subjects"]
+                if r["status"] != "ok"
+            ]
+    if failed:
+        names = ", ".join(r["subject"] for r in failed[:10]) + (
+            ", ..." if len(failed) > 10 else ""
+        )
+        print(
+            f"radsynth: {len(failed)} subjects failed their checks and were left out ({names}); "
+            f"see {R}/data/subjects.tsv (status, file, reason)",
+            file=sys.stderr,
+        )
+
+
+def reading_config():
+    """The dataset config as the jobs that read the subjects' files need it."""
+    return {key: value for key, value in DATASET.items() if key not in PHANTOM_KEYS}
 
 
 def source_files(wildcards):
-    """The user's files of one subject (rule inputs, so edits trigger a re-run)."""
-    return list(SOURCES[wildcards.subject].files)
+    """The user's files of one batch's subjects (rule inputs, so edits trigger a re-run);
+    for the phantom, the record of the job that generated them."""
+    if DATASET["kind"] == "phantom":
+        return f"{R}/records/phantom/{wildcards.batch}.json"
+    return [f for subject in BATCHES[wildcards.batch] for f in SOURCES[subject].files]
+
+
+def records(stage, subjects, level=None):
+    """The batch records of a per-subject stage that cover ``subjects``: a job that reads
+    those subjects' files takes these as inputs (the files themselves are written by the
+    batch job, a subject folder at a time, and tracked through its record).
+
+    Args:
+        stage: ``phantom``, ``preprocess``, ``sdf``, ``sdf3d`` or ``misalign``.
+        subjects: subject identifiers.
+        level: the misalignment level (``misalign`` only).
+    """
+    folder = (
+        f"{R}/records/{stage}" if level is None else f"{R}/records/{stage}/level{level}"
+    )
+    return [
+        f"{folder}/{batch}.json" for batch in sorted({BATCH_OF[s] for s in subjects})
+    ]
+
+
+def subject_dirs(subjects, folder="preprocessed"):
+    """Per-subject folders under results, in the order of ``subjects``."""
+    return [f"{R}/{folder}/{subject}" for subject in subjects]
 
 
 def split_inputs():
@@ -155,9 +208,23 @@ def split_inputs():
 
 
 def subjects_of(split):
-    """Subjects of one split (train/val/test, or cv<f>_train / cv<f>_test of the comparison's
-    folds), read from splits.tsv once the split checkpoint has run."""
+    """Subjects of one split (train/val/test, read from splits.tsv once the split
+    checkpoint has run), or cv<f>_train / cv<f>_test of the comparison's folds (cv_folds.tsv,
+    the augmentation stage's own checkpoint, so the data stages never depend on the folds).
+    """
+    if split.startswith("cv"):
+        return subjects_in(
+            pd.read_csv(checkpoints.comparison_folds.get().output[0], sep="\t"), split
+        )
     return subjects_in(pd.read_csv(checkpoints.split.get().output[0], sep="\t"), split)
+
+
+def split_table(wildcards):
+    """The table that defines a pack's subjects: cv_folds.tsv for a comparison fold's
+    training set, splits.tsv otherwise."""
+    if wildcards.pack.startswith("cv"):
+        return f"{R}/cv_folds.tsv"
+    return f"{R}/splits.tsv"
 
 
 def nnunet_dir(synthetic=False):
@@ -349,16 +416,18 @@ def generator_losses():
     return [f"{R}/models/synthesis/cv0_train/{m}.loss.tsv" for m in models]
 
 
+def sdf_folder():
+    """The SDF maps the segmenters regress: per slice (2D) or per volume (3D)."""
+    return "sdf3d" if SEGMENTATION["spatial_dims"] == 3 else "sdf"
+
+
 def sdf_examples(wildcards):
-    """Labels and SDF maps of the training subjects for the report's SDF figure (which
-    shows the most labelled ones): the maps the segmenters regress, 2D or 3D."""
+    """Records of the training subjects' labels and SDF maps, for the report's SDF figure
+    (which shows the most labelled ones)."""
     subjects = subjects_of("train")
-    folder = "sdf3d" if SEGMENTATION["spatial_dims"] == 3 else "sdf"
     return {
-        "labels": expand(
-            f"{R}/preprocessed/{{subject}}/label.nii.gz", subject=subjects
-        ),
-        "sdf": expand(f"{R}/{folder}/{{subject}}.nii.gz", subject=subjects),
+        "prepared": records("preprocess", subjects),
+        "sdf": records(sdf_folder(), subjects),
     }
 
 
@@ -444,6 +513,11 @@ def subjects_of_splits(splits):
     return sorted({subject for split in splits for subject in subjects_of(split)})
 
 
+def batches_of(subjects):
+    """The batches holding these subjects, sorted."""
+    return sorted({BATCH_OF[subject] for subject in subjects})
+
+
 def job_patterns():
     """Rule -> benchmark patterns of its jobs in the default target (benchmark_table aside)."""
     phantom = DATASET["kind"] == "phantom"
@@ -456,21 +530,21 @@ def job_patterns():
     latent = bool(DIFFUSION["latent"]) and bool(diffusion_packs)
     folds = cv_folds()
     jobs = {
-        "phantom": all_subjects() if phantom else [],
-        "verify": all_subjects(),
-        "preprocess": all_subjects(),
+        "phantom": list(BATCHES) if phantom else [],
+        "preprocess": list(BATCHES),
         "data_report": [""],
         "phantom_figure": [""] if phantom else [],
         "split": [""],
+        "comparison_folds": [""] if folds else [],
         "pack": slices,
         "pack_volumes": volumes,
-        "sdf": subjects_of_splits(slices),
-        "sdf_volume": subjects_of_splits(volumes),
+        "sdf": batches_of(subjects_of_splits(slices)),
+        "sdf_volume": batches_of(subjects_of_splits(volumes)),
         "sdf_figure": [""],
         "misalign": [
-            f"{subject}_level{level}"
-            for subject in subjects_of_splits(pair_splits)
+            f"level{level}_{batch}"
             for level in levels
+            for batch in batches_of(subjects_of_splits(pair_splits))
         ],
         "pack_pairs": [f"level{level}_{s}" for level in levels for s in pair_splits],
         "misalign_figure": [""] if translation else [],

@@ -1,66 +1,43 @@
-# Data stages: (phantom) -> verify -> preprocess -> split -> (sdf) -> pack, and the data report.
+# Data stages: (phantom) -> preprocess -> split -> pack, and the data report. The per-subject
+# stages run a batch of subjects per job (radsynth.batch): each batch job writes its subjects'
+# folders and a record per subject, and a subject that fails is recorded with the file and
+# the reason, leaves no file, and is left out of the split.
 
 
 rule phantom:
     output:
-        images=expand(
-            f"{R}/raw/{{{{subject}}}}/{{channel}}.nii.gz", channel=DATASET["channels"]
-        ),
-        label=f"{R}/raw/{{subject}}/label.nii.gz",
-        mask=f"{R}/raw/{{subject}}/mask.nii.gz",
-        tissue=f"{R}/raw/{{subject}}/tissue.nii.gz",
+        f"{R}/records/phantom/{{batch}}.json",
     log:
-        log_path("phantom", "{subject}"),
+        log_path("phantom", "{batch}"),
     benchmark:
-        bench_path("phantom", "{subject}")
+        bench_path("phantom", "{batch}")
     conda:
         "../../envs/cpu.yaml"
+    threads: 4
     params:
         dataset=DATASET,
         seed=config["seed"],
-        index=lambda wildcards: subject_index(wildcards.subject),
+        subjects=lambda wildcards: BATCHES[wildcards.batch],
     script:
         "../../scripts/phantom.py"
 
 
-rule verify:
+rule preprocess:
     input:
         source_files,
     output:
-        f"{R}/verify/{{subject}}.json",
+        f"{R}/records/preprocess/{{batch}}.json",
     log:
-        log_path("verify", "{subject}"),
+        log_path("preprocess", "{batch}"),
     benchmark:
-        bench_path("verify", "{subject}")
+        bench_path("preprocess", "{batch}")
     conda:
         "../../envs/cpu.yaml"
+    threads: 4
     params:
-        dataset=DATASET,
-        source=lambda wildcards: SOURCES[wildcards.subject],
-    script:
-        "../../scripts/verify.py"
-
-
-rule preprocess:
-    input:
-        files=source_files,
-        verified=f"{R}/verify/{{subject}}.json",
-    output:
-        images=expand(
-            f"{R}/preprocessed/{{{{subject}}}}/{{channel}}.nii.gz",
-            channel=DATASET["channels"],
-        ),
-        label=f"{R}/preprocessed/{{subject}}/label.nii.gz",
-        mask=f"{R}/preprocessed/{{subject}}/mask.nii.gz",
-    log:
-        log_path("preprocess", "{subject}"),
-    benchmark:
-        bench_path("preprocess", "{subject}")
-    conda:
-        "../../envs/cpu.yaml"
-    params:
-        dataset=DATASET,
-        source=lambda wildcards: SOURCES[wildcards.subject],
+        dataset=reading_config(),
+        sources=lambda wildcards: [SOURCES[s] for s in BATCHES[wildcards.batch]],
+        folder=f"{R}/preprocessed",
         options={
             key: value
             for key, value in config["preprocess"].items()
@@ -72,10 +49,7 @@ rule preprocess:
 
 rule data_report:
     input:
-        verified=expand(f"{R}/verify/{{subject}}.json", subject=all_subjects()),
-        labels=expand(
-            f"{R}/preprocessed/{{subject}}/label.nii.gz", subject=all_subjects()
-        ),
+        records("preprocess", all_subjects()),
     output:
         table=report(
             f"{R}/data/subjects.tsv",
@@ -97,7 +71,7 @@ rule data_report:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject_dirs=expand(f"{R}/preprocessed/{{subject}}", subject=all_subjects()),
+        folder=f"{R}/preprocessed",
         channel=DATASET["channels"][0],
     script:
         "../../scripts/data_report.py"
@@ -105,7 +79,8 @@ rule data_report:
 
 checkpoint split:
     input:
-        split_inputs(),
+        prepared=records("preprocess", all_subjects()),
+        files=split_inputs(),
     output:
         f"{R}/splits.tsv",
     log:
@@ -115,9 +90,8 @@ checkpoint split:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subjects={subject: source.name for subject, source in SOURCES.items()},
+        names=subject_names(),
         options=config["split"],
-        cv_folds=len(cv_folds()),
         seed=config["seed"],
     script:
         "../../scripts/split.py"
@@ -126,14 +100,8 @@ checkpoint split:
 rule pack:
     input:
         splits=f"{R}/splits.tsv",
-        subjects=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
-            subject=subjects_of(wildcards.split),
-            file=DATASET["channels"] + LABEL_FILES,
-        ),
-        sdf=lambda wildcards: expand(
-            f"{R}/sdf/{{subject}}.nii.gz", subject=subjects_of(wildcards.split)
-        ),
+        prepared=lambda wildcards: records("preprocess", subjects_of(wildcards.split)),
+        sdf=lambda wildcards: records("sdf", subjects_of(wildcards.split)),
     output:
         f"{R}/packed/{{split}}.npz",
     log:
@@ -145,9 +113,10 @@ rule pack:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject_dirs=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}", subject=subjects_of(wildcards.split)
-        ),
+        subject_dirs=lambda wildcards: subject_dirs(subjects_of(wildcards.split)),
+        sdf=lambda wildcards: [
+            f"{R}/sdf/{s}.nii.gz" for s in subjects_of(wildcards.split)
+        ],
         channels=DATASET["channels"],
         min_foreground=config["preprocess"]["min_foreground"],
     script:
@@ -156,11 +125,7 @@ rule pack:
 
 rule phantom_figure:
     input:
-        images=lambda wildcards: expand(
-            f"{R}/raw/{{subject}}/{{file}}.nii.gz",
-            subject=all_subjects()[:4],
-            file=DATASET["channels"] + ["label", "tissue"],
-        ),
+        records("phantom", all_subjects()[:4]),
     output:
         report(
             f"{R}/figures/phantom.png",
@@ -175,7 +140,7 @@ rule phantom_figure:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject_dirs=expand(f"{R}/raw/{{subject}}", subject=all_subjects()[:4]),
+        subject_dirs=subject_dirs(all_subjects()[:4], "raw"),
         channels=DATASET["channels"],
     script:
         "../../scripts/phantom_figure.py"
@@ -192,14 +157,8 @@ rule prepare:
 rule pack_volumes:
     input:
         splits=f"{R}/splits.tsv",
-        subjects=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
-            subject=subjects_of(wildcards.split),
-            file=DATASET["channels"] + LABEL_FILES,
-        ),
-        sdf=lambda wildcards: expand(
-            f"{R}/sdf3d/{{subject}}.nii.gz", subject=subjects_of(wildcards.split)
-        ),
+        prepared=lambda wildcards: records("preprocess", subjects_of(wildcards.split)),
+        sdf=lambda wildcards: records("sdf3d", subjects_of(wildcards.split)),
     output:
         f"{R}/packed/volumes/{{split}}.npz",
     log:
@@ -211,9 +170,10 @@ rule pack_volumes:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject_dirs=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}", subject=subjects_of(wildcards.split)
-        ),
+        subject_dirs=lambda wildcards: subject_dirs(subjects_of(wildcards.split)),
+        sdf=lambda wildcards: [
+            f"{R}/sdf3d/{s}.nii.gz" for s in subjects_of(wildcards.split)
+        ],
         channels=DATASET["channels"],
     script:
         "../../scripts/pack_volumes.py"

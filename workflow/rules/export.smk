@@ -4,10 +4,9 @@
 rule export_nnunet:
     input:
         splits=f"{R}/splits.tsv",
-        subjects=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
-            subject=subjects_of("train") + subjects_of("val") + subjects_of("test"),
-            file=DATASET["channels"] + LABEL_FILES,
+        prepared=lambda wildcards: records(
+            "preprocess",
+            subjects_of("train") + subjects_of("val") + subjects_of("test"),
         ),
     output:
         directory(nnunet_dir()),
@@ -29,10 +28,9 @@ rule export_nnunet:
 use rule export_nnunet as export_nnunet_synthetic with:
     input:
         splits=f"{R}/splits.tsv",
-        subjects=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
-            subject=subjects_of("train") + subjects_of("val") + subjects_of("test"),
-            file=DATASET["channels"] + LABEL_FILES,
+        prepared=lambda wildcards: records(
+            "preprocess",
+            subjects_of("train") + subjects_of("val") + subjects_of("test"),
         ),
         synthetic=lambda wildcards: f"{R}/synthetic/train/{export_generator()}.npz",
     output:

@@ -1,25 +1,25 @@
-# Controlled misalignment (RegGAN noise levels), fixed and stored per pair.
+# Controlled misalignment (RegGAN noise levels), fixed and stored per pair, a batch of subjects
+# per job: every subject its preprocess batch prepared.
 
 
 rule misalign:
     input:
-        source=f"{R}/preprocessed/{{subject}}/{TRANSLATION['source']}.nii.gz",
-        target=f"{R}/preprocessed/{{subject}}/{TRANSLATION['target']}.nii.gz",
-        mask=f"{R}/preprocessed/{{subject}}/mask.nii.gz",
+        f"{R}/records/preprocess/{{batch}}.json",
     output:
-        source=f"{R}/misaligned/{{subject}}/level{{level}}/source.nii.gz",
-        target=f"{R}/misaligned/{{subject}}/level{{level}}/target.nii.gz",
-        mask=f"{R}/misaligned/{{subject}}/level{{level}}/mask.nii.gz",
-        field=f"{R}/misaligned/{{subject}}/level{{level}}/field.nii.gz",
+        f"{R}/records/misalign/level{{level}}/{{batch}}.json",
     log:
-        log_path("misalign", "{subject}_level{level}"),
+        log_path("misalign", "level{level}_{batch}"),
     benchmark:
-        bench_path("misalign", "{subject}_level{level}")
+        bench_path("misalign", "level{level}_{batch}")
     wildcard_constraints:
         level=r"\d+",
     conda:
         "../../envs/cpu.yaml"
+    threads: 4
     params:
+        preprocessed=f"{R}/preprocessed",
+        folder=f"{R}/misaligned",
+        channels=[TRANSLATION["source"], TRANSLATION["target"]],
         seed=config["seed"],
         elastic=config["misalign"]["elastic"],
         spatial_dims=TRANSLATION["spatial_dims"],
@@ -30,11 +30,8 @@ rule misalign:
 rule pack_pairs:
     input:
         splits=f"{R}/splits.tsv",
-        pairs=lambda wildcards: expand(
-            f"{R}/misaligned/{{subject}}/level{{level}}/{{file}}.nii.gz",
-            subject=subjects_of(wildcards.split),
-            level=wildcards.level,
-            file=["source", "target", "mask", "field"],
+        pairs=lambda wildcards: records(
+            "misalign", subjects_of(wildcards.split), wildcards.level
         ),
     output:
         f"{R}/packed/level{{level}}/{{split}}.npz",

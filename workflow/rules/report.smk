@@ -187,12 +187,11 @@ rule dice_figure:
 
 rule misalign_figure:
     input:
-        pairs=lambda wildcards: expand(
-            f"{R}/misaligned/{{subject}}/level{{level}}/{{file}}.nii.gz",
-            subject=subjects_of("test")[:1],
-            level=translation_levels(),
-            file=["source", "target", "field"],
-        ),
+        pairs=lambda wildcards: [
+            record
+            for level in translation_levels()
+            for record in records("misalign", subjects_of("test")[:1], level)
+        ],
     output:
         report(
             f"{R}/figures/misalignment.png",
@@ -237,6 +236,12 @@ rule sdf_figure:
         "../../envs/cpu.yaml"
     params:
         subjects=lambda wildcards: subjects_of("train"),
+        labels=lambda wildcards: [
+            f"{R}/preprocessed/{s}/label.nii.gz" for s in subjects_of("train")
+        ],
+        sdf=lambda wildcards: [
+            f"{R}/{sdf_folder()}/{s}.nii.gz" for s in subjects_of("train")
+        ],
         classes=DATASET["classes"],
         rows=3,
     script:

@@ -38,11 +38,7 @@ rule train_segmentation:
 rule evaluate_segmentation:
     input:
         model=f"{R}/models/segmentation/{{run}}.pt",
-        subjects=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}/{{file}}.nii.gz",
-            subject=subjects_of("test"),
-            file=SEGMENTATION["channels"] + ["label"],
-        ),
+        prepared=lambda wildcards: records("preprocess", subjects_of("test")),
     output:
         metrics=f"{R}/metrics/segmentation/{{run}}.csv",
         predictions=directory(f"{R}/predictions/segmentation/{{run}}"),
@@ -56,9 +52,7 @@ rule evaluate_segmentation:
     resources:
         gpu=1,
     params:
-        subject_dirs=lambda wildcards: expand(
-            f"{R}/preprocessed/{{subject}}", subject=subjects_of("test")
-        ),
+        subject_dirs=lambda wildcards: subject_dirs(subjects_of("test")),
         method=lambda wildcards: wildcards.run.split("-", 1)[0],
         setting=lambda wildcards: wildcards.run.split("-", 1)[1],
         channels=SEGMENTATION["channels"],

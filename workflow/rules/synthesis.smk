@@ -238,7 +238,7 @@ rule synthesize:
     input:
         model=f"{R}/models/synthesis/{{pack}}/{{generator}}.pt",
         train=f"{R}/packed/{{pack}}.npz",
-        splits=f"{R}/splits.tsv",
+        splits=split_table,
     output:
         pairs=f"{R}/synthetic/{{pack}}/{{generator}}.npz",
         provenance=f"{R}/synthetic/{{pack}}/{{generator}}.json",
