@@ -19,7 +19,7 @@ from radsynth.io import (
 
 def test_atomic_path_leaves_nothing_when_the_write_fails(tmp_path):
     target = tmp_path / "out" / "x.nii.gz"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="crash"):
         with atomic_path(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("crash")

@@ -81,5 +81,5 @@ def test_latent_controlnet_samples_full_size_images(base, tmp_path):
 def test_foreign_checkpoint_is_refused(tmp_path):
     path = tmp_path / "gan.pt"
     save_checkpoint(path, {"generator": {}}, {"generator": "gan"})
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="gan.pt: not a ControlNet generator checkpoint"):
         ControlNetGenerator.from_checkpoint(path, device="cpu")

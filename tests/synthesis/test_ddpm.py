@@ -42,5 +42,5 @@ def test_channel_mismatch_and_foreign_checkpoint(generator, tmp_path):
         generator.sample(np.zeros((1, 2, 16, 16), np.float32), np.zeros((1, 16, 16)), 1, steps=1, device="cpu")
     path = tmp_path / "cn.pt"
     save_checkpoint(path, {"unet": {}}, {"generator": "controlnet"})
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="cn.pt: not an unconditional DDPM generator checkpoint"):
         DDPMGenerator.from_checkpoint(path, device="cpu")

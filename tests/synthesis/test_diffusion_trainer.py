@@ -77,7 +77,7 @@ def test_prediction_types_ema_and_cosine_schedule(prediction_type):
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lr_schedule must be 'constant' or 'cosine', not 'step'"):
         train(1, lr_schedule="step")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need data \(N, C, H, W\) .* got \(4, 16, 16\)"):
         train_ddpm(np.zeros((4, 16, 16), np.float32), iterations=1)

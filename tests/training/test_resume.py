@@ -141,7 +141,7 @@ def test_sigterm_saves_at_the_next_step_and_exits_143(tmp_path):
     resume.step(1)
     assert not path.exists()  # every=0: no periodic saves
     os.kill(os.getpid(), signal.SIGTERM)
-    with pytest.raises(Preempted) as stopped:
+    with pytest.raises(Preempted, match="^143$") as stopped:
         resume.step(2)
     assert stopped.value.code == 143 and stopped.value.step == 2
     assert torch.load(path, weights_only=True)["step"] == 2
@@ -271,7 +271,7 @@ def test_translation_stopped_by_sigterm_resumes_to_the_same_networks(tmp_path, m
     reference = train_translation(source, -source, mode, augment=flips(), **settings)
 
     path = tmp_path / "state.pt"
-    with pytest.raises(Preempted):  # at step 7: inside a history row, after a validation
+    with pytest.raises(Preempted, match="^143$"):  # at step 7: inside a history row, after a validation
         train_translation(source, -source, mode, augment=flips(stop_at=7), resume=Resume(path, 4), **settings)
     resume = Resume(path, 4)
     result = train_translation(source, -source, mode, augment=flips(), resume=resume, **settings)
