@@ -168,7 +168,13 @@ MEAN_TEACHER = {
     **SUPERVISED, "method": "mean_teacher", "labelled_subjects": ["s0", "s1"], "unlabelled_batch_size": 2,
     "augmentation": "deepstack", "optimizer": "sgd", "rotate_flip": True, "iterations": 30,
 }
-RUNS = {"supervised": SUPERVISED, "mean_teacher": MEAN_TEACHER}
+# DTC: both heads, the SDF targets, the consistency ramp over the iterations, and the classic
+# augmentation's own generator.
+DTC = {
+    **SUPERVISED, "method": "dtc", "labelled_subjects": ["s0", "s1"], "unlabelled_batch_size": 2,
+    "augmentation": "rotate", "augmentation_prob": 0.5, "iterations": 20,
+}
+RUNS = {"supervised": SUPERVISED, "mean_teacher": MEAN_TEACHER, "dtc": DTC}
 
 
 @cache
@@ -221,7 +227,7 @@ def assert_same_run(result, reference):
     pd.testing.assert_frame_equal(result.history, reference.history)
 
 
-@pytest.mark.parametrize("run", ["supervised", "mean_teacher"])
+@pytest.mark.parametrize("run", ["supervised", "mean_teacher", "dtc"])
 def test_segmentation_stopped_by_sigterm_resumes_to_the_same_weights(tmp_path, run):
     status, path = stop_helper(tmp_path, run, signal.SIGTERM)
     assert status == 143 and path.exists()
