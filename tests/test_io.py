@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -17,9 +18,16 @@ from radsynth.io import (
 )
 
 
+def current_umask() -> int:
+    """The process umask (reading it means setting it: put it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def test_atomic_path_leaves_nothing_when_the_write_fails(tmp_path):
     target = tmp_path / "out" / "x.nii.gz"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="crash"):
         with atomic_path(target) as tmp:
             tmp.write_text("half")
             raise RuntimeError("crash")
@@ -33,7 +41,8 @@ def test_nifti_round_trip_keeps_affine(tmp_path):
     np.testing.assert_allclose(read_affine, affine)
     np.testing.assert_allclose(spacing_of(affine), [2, 2, 3])
     assert array.shape == (2, 3, 4) and array[1, 2, 3] == 23
-    assert oct((tmp_path / "a.nii.gz").stat().st_mode & 0o777) != "0o600"
+    # Shared like a plain open(): mkstemp's owner-only 0o600 is widened to what the umask allows.
+    assert (tmp_path / "a.nii.gz").stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_unreadable_nifti_names_the_file(tmp_path):

@@ -3,6 +3,7 @@ import pytest
 
 from radsynth.io import write_nifti
 from radsynth.pack import pack_pairs, pack_slices
+from radsynth.split import split_subjects, subjects_in
 
 AFFINE = np.diag([1.5, 1.5, 4.0, 1.0])
 
@@ -100,3 +101,30 @@ def test_pack_volumes_keeps_whole_volumes_and_refuses_mixed_shapes(tmp_path):
     write_nifti(tmp_path / "b" / "label.nii.gz", np.zeros((6, 5, 3), np.uint8), AFFINE)
     with pytest.raises(ValueError, match="three values"):
         pack_volumes([a[0], b[0]], [a[1], b[1]], ["t1"])
+
+
+def test_packed_pairs_hold_only_their_splits_subjects(tmp_path):
+    """As the pack_pairs rule does: the pair folders of one split's subjects (subjects_in of
+    splits.tsv) packed into one file per split; every row's subject, and its data, is that
+    split's."""
+    subjects = [f"s{i}" for i in range(6)]
+    splits = split_subjects(subjects, {"train": 0.5, "val": 0.0, "test": 0.5}, seed=0)
+    shape = (6, 5, 4)
+    mask = np.zeros(shape, np.uint8)
+    mask[:, :, 1:3] = 1  # slices 1 and 2 of every subject are kept
+    for index, subject in enumerate(subjects):
+        folder = tmp_path / "misaligned" / subject / "level2"
+        marker = np.full(shape, index / 10, np.float32)  # each subject's own values
+        arrays = {"source": marker, "target": -marker, "mask": mask, "field": np.zeros((*shape, 2), np.float32)}
+        for name, array in arrays.items():
+            write_nifti(folder / f"{name}.nii.gz", array, AFFINE)
+    for split in ("train", "test"):
+        members = subjects_in(splits, split)
+        assert 0 < len(members) < len(subjects)
+        arrays = pack_pairs([tmp_path / "misaligned" / s / "level2" for s in members], min_foreground=0.5)
+        assert arrays["subject"].tolist() == [s for s in members for _ in (1, 2)]
+        assert arrays["slice"].tolist() == [1, 2] * len(members)
+        owner = np.array([subjects.index(s) / 10 for s in arrays["subject"]])
+        np.testing.assert_allclose(arrays["source"][:, 0, 0, 0], owner, atol=1e-6)
+        np.testing.assert_allclose(arrays["target"][:, 0, 0, 0], -owner, atol=1e-6)
+    assert set(subjects_in(splits, "train")).isdisjoint(subjects_in(splits, "test"))

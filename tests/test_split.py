@@ -56,7 +56,7 @@ def test_split_ignores_listing_order_and_depends_on_seed():
 def test_small_datasets_keep_a_subject_in_each_split():
     splits = split_subjects(["a", "b", "c"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
     assert sorted(splits["split"]) == ["test", "train", "val"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2 subjects cannot fill train \\+ test \\+ val"):
         split_subjects(["a", "b"], {"train": 0.8, "val": 0.1, "test": 0.1}, seed=0)
 
 

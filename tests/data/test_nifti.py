@@ -206,7 +206,7 @@ def test_discover_lists_broken_subjects(tmp_path):
     sources = nifti.discover(dataset)
     assert [s.subject for s in sources] == ["broken", "ok"]
     assert len(sources[0].files) == 4 and len(sources[1].files) == 5
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"broken: no file matches '\*_t2\.nii\*' for t2"):
         nifti.load(sources[0], dataset)
 
 

@@ -84,9 +84,9 @@ def test_other_shapes_and_fov():
     np.testing.assert_allclose(np.diag(tiny.affine)[:3], [7.0, 7.0, 12.0])
     wide = make_subject(2, SEED, shape=(20, 24, 10), fov_mm=(240.0, 240.0, 150.0))
     np.testing.assert_allclose(np.diag(wide.affine)[:3], [12.0, 10.0, 15.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"contrasts in \['t1', 't2', 'pd', 'flair'\]"):
         make_subject(0, SEED, contrasts=("ct",))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need a 3D shape .* got \(8, 8\)"):
         make_subject(0, SEED, shape=(8, 8))
 
 

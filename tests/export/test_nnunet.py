@@ -148,7 +148,7 @@ def test_failure_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match=r"label values \[2\]"):
         export_nnunet(out, train, test, CHANNELS, [1])
     export_nnunet(out, train, test, CHANNELS, [1, 2])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"label values \[2\]"):
         export_nnunet(out, train, test, CHANNELS, [1])
     assert [p.name for p in parent.iterdir()] == ["Dataset506_Kept"] and check_nnunet(out) == []
     # Re-exporting replaces the old folder.

@@ -1,9 +1,5 @@
 """Predicting volumes slice by slice or by sliding window, and the long-form metric table."""
 
-import importlib.util
-import sys
-import types
-
 import numpy as np
 import pytest
 import torch
@@ -73,31 +69,75 @@ def test_predict_volume_real_network():
     assert net.training  # the caller's mode is restored
 
 
-def stand_in_metrics(pred, ref, spacing, classes, convention="dtc"):
-    """Dice by hand, other metrics constant: the real module may not exist yet."""
-    rows = []
-    for c in classes:
-        a, b = pred == c, ref == c
-        dice = 2 * (a & b).sum() / max(a.sum() + b.sum(), 1)
-        rows.append(
-            {
-                "class": c,
-                "dice": dice,
-                "jaccard": 0.5,
-                "hd95": 1.0,
-                "asd": 1.0,
-                "hd95_vox": 1.0,
-                "asd_vox": 1.0,
-            }
-        )
-    return rows
+def drawn(regions, classes=1, shape=(16, 16, 1)):
+    """An image whose channel c is positive exactly on the boxes of class c + 1 (so
+    :class:`Threshold` predicts them) and the label map of those boxes."""
+    image = np.full((classes, *shape), -0.5, np.float32)
+    label = np.zeros(shape, np.uint8)
+    for value, box in regions:
+        image[(value - 1, *box)] = 0.5
+        label[box] = value
+    return image, label
 
 
-@pytest.fixture
-def metrics_stand_in(monkeypatch):
-    module = types.ModuleType("radsynth.segmentation.metrics")
-    module.segmentation_metrics = stand_in_metrics
-    monkeypatch.setitem(sys.modules, "radsynth.segmentation.metrics", module)
+# One slice (Z = 1): every object voxel lies on the surface (it has no neighbour along Z), so
+# a surface distance is the distance from a voxel to the nearest voxel of the other mask.
+SPACING = np.array([2.0, 1.0, 3.0])
+REFERENCE = np.s_[2:6, 2:6, 0:1]  # 4 x 4 = 16 voxels
+ONE_ROW_MORE = np.s_[2:7, 2:6, 0:1]  # 20 voxels: 4 extra ones 1 voxel (2 mm) away along X
+ONE_COLUMN_LESS = np.s_[2:6, 2:5, 0:1]  # 12 voxels: misses 4, 1 voxel (1 mm) away along Y
+# By hand (DTC convention: 95HD over the pooled distances of both directions, ASD from the
+# prediction to the reference):
+# one row more:    Dice 2*16/(20+16) = 8/9, Jaccard 16/20; prediction->reference: 16 zeros and
+#                  4 ones, reference->prediction: 16 zeros; pooled 32 zeros + 4 ones, whose 95th
+#                  percentile is 1 voxel = 2 mm; ASD = 4/20 voxel = 0.4 mm.
+# one column less: Dice 2*12/(12+16) = 6/7, Jaccard 12/16; prediction->reference: 12 zeros,
+#                  reference->prediction: 12 zeros and 4 ones; pooled 95th percentile 1 voxel
+#                  = 1 mm; ASD 0.
+ROW = {"dice": 8 / 9, "jaccard": 0.8, "hd95": 2.0, "asd": 0.4, "hd95_vox": 1.0, "asd_vox": 0.2}
+COLUMN = {"dice": 6 / 7, "jaccard": 0.75, "hd95": 1.0, "asd": 0.0, "hd95_vox": 1.0, "asd_vox": 0.0}
+
+
+def case(name, predicted, reference, classes=1):
+    image, _ = drawn(predicted, classes)
+    _, label = drawn(reference, classes)
+    return {"name": name, "image": image, "label": label, "spacing": SPACING}
+
+
+def test_long_form():
+    cases = [case("case0", [(1, ONE_ROW_MORE)], [(1, REFERENCE)]),
+             case("case1", [(1, ONE_COLUMN_LESS)], [(1, REFERENCE)])]
+    frame, predictions = evaluate_segmentation(Threshold(), cases, "supervised", "labelled2", device="cpu")
+    assert list(frame.columns) == ["case", "method", "setting", "metric", "value"]
+    assert len(frame) == 2 * len(METRICS)
+    assert (frame["method"] == "supervised").all() and (frame["setting"] == "labelled2").all()
+    for name, expected in [("case0", ROW), ("case1", COLUMN)]:
+        values = frame[frame["case"] == name].set_index("metric")["value"]
+        assert set(values.index) == set(METRICS)
+        for metric, value in expected.items():
+            assert values[metric] == pytest.approx(value), (name, metric)
+    assert sorted(predictions) == ["case0", "case1"]
+    np.testing.assert_array_equal(predictions["case0"], drawn([(1, ONE_ROW_MORE)])[1])
+
+
+def test_class_suffix():
+    # Class 1 predicted one row too long, class 2 one column too short, class 3 missed.
+    far, other = np.s_[9:13, 9:13, 0:1], np.s_[9:13, 9:12, 0:1]
+    missed = np.s_[13:15, 1:3, 0:1]
+    predicted = [(1, ONE_ROW_MORE), (2, other)]
+    reference = [(1, REFERENCE), (2, far), (3, missed)]
+    frame, _ = evaluate_segmentation(Threshold(classes=3), [case("c", predicted, reference, 3)], "dtc", "s",
+                                     classes=(1, 2, 3), device="cpu")
+    assert len(frame) == 4 * len(METRICS)  # per class, and the class mean without a suffix
+    values = frame.set_index("metric")["value"]
+    for metric in METRICS:
+        assert values[f"{metric}_c1"] == pytest.approx(ROW[metric])
+        assert values[f"{metric}_c2"] == pytest.approx(COLUMN[metric])
+    assert values["dice_c3"] == 0 and values["jaccard_c3"] == 0 and np.isnan(values["hd95_c3"])
+    # The mean over classes skips the NaN distances of the missed class, not its zero Dice.
+    assert values["dice"] == pytest.approx((8 / 9 + 6 / 7 + 0) / 3)
+    assert values["asd"] == pytest.approx((0.4 + 0.0) / 2)
+    assert values["hd95_vox"] == pytest.approx(1.0)
 
 
 def subjects(n=2):
@@ -108,24 +148,6 @@ def subjects(n=2):
             {"name": f"case{i}", "image": image, "label": label, "spacing": np.array([1.0, 1.0, 2.0])}
         )
     return out
-
-
-def test_long_form(metrics_stand_in):
-    frame, predictions = evaluate_segmentation(Threshold(), subjects(), "supervised", "labelled2", device="cpu")
-    assert list(frame.columns) == ["case", "method", "setting", "metric", "value"]
-    assert len(frame) == 2 * len(METRICS)
-    assert set(frame["metric"]) == set(METRICS)
-    assert (frame["method"] == "supervised").all() and (frame["setting"] == "labelled2").all()
-    assert frame.query("metric == 'dice'")["value"].tolist() == [1.0, 1.0]
-    assert sorted(predictions) == ["case0", "case1"]
-    assert predictions["case0"].shape == subjects()[0]["label"].shape
-
-
-def test_class_suffix(metrics_stand_in):
-    frame, predictions = evaluate_segmentation(Threshold(), subjects(1), "dtc", "s", classes=(1, 2), device="cpu")
-    assert {"dice_c1", "dice_c2", "hd95_vox_c2", "dice"} <= set(frame["metric"]) and len(frame) == 18
-    values = frame.set_index("metric")["value"]
-    assert values["asd"] == pytest.approx(np.nanmean([values["asd_c1"], values["asd_c2"]]))
 
 
 def test_with_real_metrics():

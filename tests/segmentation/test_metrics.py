@@ -130,5 +130,5 @@ def test_multiclass_and_2d():
 
 
 def test_bad_convention():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="convention must be one of .*got 'x'"):
         segmentation_metrics(np.zeros((4, 4)), np.zeros((4, 4)), None, [1], convention="x")

@@ -108,7 +108,7 @@ def test_matches_skimage_on_random_blobs(seed):
 
 
 def test_rejects_bad_input():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"2D or 3D label map, got shape \(5,\)"):
         largest_component(np.zeros(5, np.uint8), [1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="integer label map, got dtype float32"):
         largest_component(np.zeros((4, 4), np.float32), [1])

@@ -55,7 +55,13 @@ def test_sign_conventions(mask):
     assert np.all(sdf[mask & ~boundary] < 0)
     assert np.all(sdf[~mask] > 0)
     assert sdf.max() == pytest.approx(1.0) and sdf.min() == pytest.approx(-1.0)
-    # The deepest inside point is the disc's centre region; the farthest outside a corner.
+    # The deepest inside points (farthest from the outside, by an independent EDT) are exactly
+    # where the map reaches -1; the centre of the disc/ball is one of them.
+    inside = distance(mask)
+    deepest = inside == inside.max()
+    np.testing.assert_array_equal(sdf == -1.0, deepest)
+    assert deepest[(30, 34) if mask.ndim == 2 else (20, 15, 14)]
+    # The farthest outside point is a corner (a maximum of the outside distance), where it is +1.
     assert np.unravel_index(np.argmax(sdf), sdf.shape) in {
         tuple(c) for c in np.argwhere(distance(~mask) == distance(~mask).max())
     }

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from radsynth.io import save_checkpoint
+from radsynth.segmentation.networks import build_segmenter
 from radsynth.segmentation.trainer import (
     consistency_weight,
     dtc_losses,
@@ -183,6 +184,39 @@ def test_dtc_terms_by_hand():
     pairs = [(0.0, 0.001), (2.0, -0.002), (-1.0, 0.0), (1.0, 0.5)]
     expected = sum((sigmoid(-1500 * t) - sigmoid(s)) ** 2 for s, t in pairs) / 4
     assert consistency.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_dtc_total_is_dice_plus_sdf_plus_ramped_consistency_by_hand():
+    # Every labelled row is one slice and every unlabelled row another, so each batch is known
+    # whatever rows are drawn; lr 0 keeps the network, so each step scores the same batch with
+    # the same weights and only the ramp changes.
+    rng = np.random.default_rng(3)
+    label = np.zeros((2, 16, 16), np.uint8)
+    label[0, 3:9, 4:12] = 1
+    image = (np.where(label[:, None] == 1, 0.5, -0.5) + rng.normal(0, 0.1, (2, 1, 16, 16))).astype(np.float32)
+    sdf = rng.uniform(-1, 1, (2, 1, 16, 16)).astype(np.float32)
+    data = {"image": image[[0, 0, 1, 1]], "label": label[[0, 0, 1, 1]], "sdf": sdf[[0, 0, 1, 1]],
+            "subject": np.array(["s0", "s0", "s1", "s1"])}
+    iterations = 4
+    result = run(data, "dtc", labelled_subjects=["s0"], loss="dice", lr=0.0, iterations=iterations)
+    model = build_segmenter(**result.architecture)
+    model.load_state_dict(result.state["segmenter"])
+    with torch.no_grad():
+        seg, tanh_out = (t.double().numpy() for t in model(torch.as_tensor(image[[0, 0, 1, 1]])))
+    sigmoid = lambda x: 0.5 * (1 + np.tanh(x / 2))  # noqa: E731
+    p, g = sigmoid(seg[:2]), label[[0, 0]][:, None].astype(float)  # the two labelled rows
+    dice = 1 - (2 * (p * g).sum() + 1e-5) / (p.sum() + g.sum() + 1e-5)  # MONAI DiceLoss, batch Dice
+    sdf_mse = np.mean((tanh_out[:2] - sdf[[0, 0]]) ** 2)
+    consistency = np.mean((sigmoid(-1500 * tanh_out) - sigmoid(seg)) ** 2)  # all four rows
+    history = result.history
+    for i in range(iterations):
+        ramp = math.exp(-5 * (1 - i / iterations) ** 2)
+        row = history.iloc[i]
+        assert row["consistency_weight"] == pytest.approx(ramp)
+        assert row["supervised"] == pytest.approx(dice, rel=1e-5)
+        assert row["sdf"] == pytest.approx(sdf_mse, rel=1e-5)
+        assert row["consistency"] == pytest.approx(consistency, rel=1e-5)
+        assert row["loss"] == pytest.approx(dice + 0.3 * sdf_mse + ramp * consistency, rel=1e-5)
 
 
 def test_one_hot_foreground():

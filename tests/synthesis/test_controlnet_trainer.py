@@ -1,12 +1,19 @@
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
+from monai.inferers import ControlNetDiffusionInferer
+from scipy.ndimage import binary_dilation
 
 from radsynth.io import InputError, save_checkpoint
 from radsynth.synthesis.autoencoder_trainer import train_autoencoder
+from radsynth.synthesis.control import control_map
 from radsynth.synthesis.controlnet import ControlNetGenerator
-from radsynth.synthesis.controlnet_trainer import train_controlnet
+from radsynth.synthesis.controlnet_trainer import frozen_base, train_controlnet
 from radsynth.synthesis.diffusion_trainer import train_ddpm
+from radsynth.synthesis.networks import CFG_FILL_VALUE, build_controlnet, ddpm_scheduler, scheduler_config
+from radsynth.synthesis.prompts import MAX_WORDS
 from tests.synthesis.test_diffusion_trainer import TINY, disks, prompts
 
 OPTIONS = dict(iterations=6, batch_size=4, lr=1e-3, seed=0, device="cpu", log_every=3)
@@ -34,14 +41,135 @@ def save_generator(path, base, result, codec=None):
     return ControlNetGenerator.from_checkpoint(path, device="cpu")
 
 
-def test_controlnet_learns_while_the_base_stays_frozen(base):
-    before = {k: v.clone() for k, v in base.state["unet"].items()}
-    result = controlnet(base)
-    assert all(torch.equal(before[k], base.state["unet"][k]) for k in before)
+@pytest.fixture(scope="module")
+def steered(tmp_path_factory):
+    """A ControlNet trained briefly on bright disks (prediction of x0: usable after a few dozen
+    steps) over an unconditional base trained on the same disks, the frozen UNet the ControlNet
+    trainer ran with, and the generator of both."""
+    torch.set_num_threads(1)
+    images, labels = disks(16)
+    settings = dict(batch_size=8, seed=0, device="cpu", log_every=50)
+    base = train_ddpm(images, unet=TINY, prediction_type="sample", iterations=80, lr=2e-3, **settings)
+    used = []
+
+    def spy(*args, **kwargs):
+        unet, encoder = frozen_base(*args, **kwargs)
+        used.append(unet)
+        return unet, encoder
+
+    with mock.patch("radsynth.synthesis.controlnet_trainer.frozen_base", spy):
+        result = train_controlnet(images, labels, base.state, base.architecture, iterations=100, lr=1e-3, **settings)
+    generator = save_generator(tmp_path_factory.mktemp("steered") / "cn.pt", base, result)
+    return base, result, used[0], generator
+
+
+def x0_error(generator, images, control, controlnet=None):
+    """Mean squared error of the x0 predictions of a test batch, noised at a few levels."""
+    scheduler = ddpm_scheduler(generator.scheduler)
+    inferer = ControlNetDiffusionInferer(scheduler)
+    x0, noises = torch.as_tensor(images), torch.Generator().manual_seed(0)
+    errors = []
+    for t in (300, 500, 700, 900):
+        noise = torch.randn(x0.shape, generator=noises)
+        with torch.no_grad():
+            prediction = inferer(x0, generator.unet, controlnet or generator.controlnet, noise,
+                                 torch.full((len(x0),), t), torch.as_tensor(control))
+        errors.append(((prediction - x0) ** 2).mean().item())
+    return np.mean(errors)
+
+
+def test_controlnet_learns_while_the_base_stays_frozen(steered):
+    base, result, unet, generator = steered
+    # The UNet the trainer ran with is the base, untouched and without gradients.
+    assert all(torch.equal(value, base.state["unet"][key]) for key, value in unet.state_dict().items())
+    assert not any(p.requires_grad for p in unet.parameters())
     assert set(result.state) == {"controlnet"} and len(result.history) == 2
     assert result.architecture["control"] == {"edge_sigma": 1.0, "mask_fill": None}
-    # The zero-initialised output convolutions have moved: the ControlNet now steers the UNet.
-    assert result.state["controlnet"]["controlnet_mid_block.conv.weight"].abs().sum() > 0
+    # What it learned: to read the disk off the control map. Unseen disks are denoised far
+    # better with their own maps than with other slices' maps or none (-1 everywhere).
+    images, labels = disks(6, seed=5)
+    control = control_map(images, labels, 1.0)
+    own = x0_error(generator, images, control)
+    assert own < 0.6 * x0_error(generator, images, np.roll(control, 1, axis=0))
+    assert own < 0.6 * x0_error(generator, images, np.full_like(control, -1.0))
+    # Before training, the zero-initialised outputs leave the map unread.
+    untrained = build_controlnet(result.architecture["controlnet"], generator.unet).eval()
+    assert x0_error(generator, images, control, untrained) == x0_error(
+        generator, images, np.roll(control, 1, axis=0), untrained
+    )
+
+
+def test_the_control_map_steers_the_samples(steered):
+    *_, generator = steered
+    untrained = ControlNetGenerator(
+        generator.unet, None, build_controlnet(generator.architecture["controlnet"]["controlnet"], generator.unet).eval(),
+        generator.scheduler, generator.control,
+    )
+    images, labels = disks(6, seed=5)
+    for first, second in ((0, 1), (2, 3), (4, 5)):
+        # One slice per call, same seed: both samples start from the same noise.
+        a, b = (generator.sample(images[[i]], labels[[i]], 1, seed=3, steps=10, device="cpu")["image"][0, 0]
+                for i in (first, second))
+        only_a = (labels[first] > 0) & (labels[second] == 0)
+        only_b = (labels[second] > 0) & (labels[first] == 0)
+        assert only_a.sum() >= 5 and only_b.sum() >= 5
+        # The disk is drawn where the map puts it (disk 0.8, background -0.2: a difference of
+        # 1), and the two samples agree away from both disks.
+        difference = a - b
+        assert difference[only_a].mean() > 0.3 and difference[only_b].mean() < -0.3
+        away = ~binary_dilation((labels[first] > 0) | (labels[second] > 0))
+        assert np.abs(difference[away]).mean() < 0.15
+        # An untrained ControlNet does not steer: the same noise gives the same sample.
+        a, b = (untrained.sample(images[[i]], labels[[i]], 1, seed=3, steps=10, device="cpu")["image"]
+                for i in (first, second))
+        np.testing.assert_array_equal(a, b)
+
+
+class Prompt(torch.nn.Module):
+    """Stand-in prompt encoder: the context of a prompt is its first word index / 10."""
+
+    def forward(self, tokens):
+        return tokens[:, :1, None].float() / 10
+
+
+class Prediction(torch.nn.Module):
+    """Stand-in base model predicting x0 = the context value (0.1 for the guidance fill)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def forward(self, x, timesteps, context=None, **residuals):
+        self.batches.append(context.flatten().tolist())
+        value = torch.where(context == CFG_FILL_VALUE, 0.1, context).view(-1, 1, 1, 1)
+        return value.expand_as(x)
+
+
+class Silent(torch.nn.Module):
+    """Stand-in ControlNet that adds nothing."""
+
+    def forward(self, x, timesteps, controlnet_cond, context=None):
+        return [], None
+
+
+@pytest.mark.parametrize("scale,expected", [(None, [0.2, 0.4]), (1.0, [0.2, 0.4]), (2.0, [0.3, 0.7]), (0.0, [0.1, 0.1])])
+def test_guidance_is_uncond_plus_scale_times_the_difference(scale, expected):
+    # One DDIM step of an x0 predictor gives the (guided) prediction itself; prompts with
+    # first words 2 and 4 have conditional predictions 0.2 and 0.4, the unconditional is 0.1:
+    # 0.1 + w (cond - 0.1).
+    model = Prediction()
+    config = scheduler_config(1000, "linear_beta", prediction_type="sample")
+    generator = ControlNetGenerator(model, Prompt(), Silent(), config, {"edge_sigma": 1.0, "mask_fill": None})
+    images, labels = disks(2)
+    tokens = np.zeros((2, MAX_WORDS), np.int64)
+    tokens[:, 0] = [2, 4]
+    out = generator.sample(images, labels, 2, tokens=tokens, steps=1, guidance_scale=scale, device="cpu")
+    np.testing.assert_allclose(out["image"][:, 0], np.repeat(expected, 2)[:, None, None] * np.ones((4, 16, 16)),
+                               atol=1e-6)
+    # Guidance runs the unconditional (filled) and conditional rows together; without, once.
+    guided = scale not in (None, 1.0)
+    fill = [CFG_FILL_VALUE] * 4 if guided else []
+    assert len(model.batches) == 1 and model.batches[0] == pytest.approx(fill + [0.2, 0.2, 0.4, 0.4])
 
 
 def test_text_conditioned_base_needs_prompts(base):
@@ -81,5 +209,5 @@ def test_latent_controlnet_samples_full_size_images(base, tmp_path):
 def test_foreign_checkpoint_is_refused(tmp_path):
     path = tmp_path / "gan.pt"
     save_checkpoint(path, {"generator": {}}, {"generator": "gan"})
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="gan.pt: not a ControlNet generator checkpoint"):
         ControlNetGenerator.from_checkpoint(path, device="cpu")

@@ -43,7 +43,7 @@ def test_text_unet_reads_the_prompt_through_cross_attention():
 
 
 def test_unet_config_checks_attention_levels():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="attention_levels has 1 entries, channels 2"):
         unet_config(1, channels=(8, 16), attention_levels=(False,))
 
 
@@ -66,7 +66,7 @@ def test_controlnet_embeds_a_full_size_control_image_for_a_latent_unet():
     controlnet = build_controlnet(config)
     down, mid = controlnet(torch.randn(1, 3, 8, 8), torch.tensor([3]), torch.rand(1, 1, 32, 32))
     assert mid.shape[-2:] == (4, 4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="downsample must be a power of two, not 3"):
         controlnet_config(tiny_config(3), downsample=3)
 
 
@@ -76,5 +76,5 @@ def test_ddim_uses_the_training_schedule():
     assert torch.allclose(ddpm.alphas_cumprod, ddim.alphas_cumprod)
     assert len(ddim.timesteps) == 10
     assert len(sampling_scheduler(config, "ddpm", 100).timesteps) == 100
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sampler must be 'ddim' or 'ddpm', not 'euler'"):
         sampling_scheduler(config, "euler", 10)

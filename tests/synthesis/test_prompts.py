@@ -26,6 +26,6 @@ def test_tokens_are_padded_and_readable():
 def test_unknown_words_are_named():
     with pytest.raises(ValueError, match="mammography"):
         check_terms({"modality": ["mammography"]})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has more than 8 words"):
         tokenize([["mri"] * (MAX_WORDS + 1)])
     check_terms(BUSI)

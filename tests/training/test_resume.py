@@ -141,7 +141,7 @@ def test_sigterm_saves_at_the_next_step_and_exits_143(tmp_path):
     resume.step(1)
     assert not path.exists()  # every=0: no periodic saves
     os.kill(os.getpid(), signal.SIGTERM)
-    with pytest.raises(Preempted) as stopped:
+    with pytest.raises(Preempted, match="^143$") as stopped:
         resume.step(2)
     assert stopped.value.code == 143 and stopped.value.step == 2
     assert torch.load(path, weights_only=True)["step"] == 2
@@ -168,7 +168,13 @@ MEAN_TEACHER = {
     **SUPERVISED, "method": "mean_teacher", "labelled_subjects": ["s0", "s1"], "unlabelled_batch_size": 2,
     "augmentation": "deepstack", "optimizer": "sgd", "rotate_flip": True, "iterations": 30,
 }
-RUNS = {"supervised": SUPERVISED, "mean_teacher": MEAN_TEACHER}
+# DTC: both heads, the SDF targets, the consistency ramp over the iterations, and the classic
+# augmentation's own generator.
+DTC = {
+    **SUPERVISED, "method": "dtc", "labelled_subjects": ["s0", "s1"], "unlabelled_batch_size": 2,
+    "augmentation": "rotate", "augmentation_prob": 0.5, "iterations": 20,
+}
+RUNS = {"supervised": SUPERVISED, "mean_teacher": MEAN_TEACHER, "dtc": DTC}
 
 
 @cache
@@ -221,7 +227,7 @@ def assert_same_run(result, reference):
     pd.testing.assert_frame_equal(result.history, reference.history)
 
 
-@pytest.mark.parametrize("run", ["supervised", "mean_teacher"])
+@pytest.mark.parametrize("run", ["supervised", "mean_teacher", "dtc"])
 def test_segmentation_stopped_by_sigterm_resumes_to_the_same_weights(tmp_path, run):
     status, path = stop_helper(tmp_path, run, signal.SIGTERM)
     assert status == 143 and path.exists()
@@ -271,7 +277,7 @@ def test_translation_stopped_by_sigterm_resumes_to_the_same_networks(tmp_path, m
     reference = train_translation(source, -source, mode, augment=flips(), **settings)
 
     path = tmp_path / "state.pt"
-    with pytest.raises(Preempted):  # at step 7: inside a history row, after a validation
+    with pytest.raises(Preempted, match="^143$"):  # at step 7: inside a history row, after a validation
         train_translation(source, -source, mode, augment=flips(stop_at=7), resume=Resume(path, 4), **settings)
     resume = Resume(path, 4)
     result = train_translation(source, -source, mode, augment=flips(), resume=resume, **settings)

@@ -57,5 +57,5 @@ def test_3d_and_empty_mask():
 
 
 def test_shape_mismatch():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"output \(8, 8\) and target \(8, 9\) differ in shape"):
         translation_metrics(np.zeros((8, 8)), np.zeros((8, 9)), None)

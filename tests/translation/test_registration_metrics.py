@@ -30,7 +30,7 @@ def test_mask_restricts_average():
 def test_empty_mask_and_bad_input():
     field = np.zeros((2, 4, 4))
     assert np.isnan(endpoint_error(field, field, np.zeros((4, 4), bool)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"field \(2, 4, 4\) and truth \(2, 4, 5\) differ in shape"):
         endpoint_error(field, np.zeros((2, 4, 5)), None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="spacing needs 2 values, got 3"):
         endpoint_error(field, field, None, spacing=(1.0, 1.0, 1.0))

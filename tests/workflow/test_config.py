@@ -19,8 +19,11 @@ def test_unknown_scale_is_refused(tmp_path):
 
 
 def test_out_of_range_value_is_refused(tmp_path):
-    done = dry_run(tmp_path, "scale=tiny", "seed=-x")
-    assert done.returncode != 0 and "seed" in done.stdout + done.stderr
+    # An integer, as the schema wants, below its minimum of 0: refused for its range, by name.
+    done = dry_run(tmp_path, "scale=tiny", "resume_every=-1")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "-1 is less than the minimum of 0" in output and "['resume_every']" in output
 
 
 def test_user_key_wins_over_the_scale_preset(tmp_path):
