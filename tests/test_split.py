@@ -5,8 +5,8 @@ from radsynth.io import InputError
 from radsynth.split import (
     cross_validation_folds,
     fixed_split,
-    split_from_groups,
     labelled_subset,
+    split_from_groups,
     split_subjects,
     strata_from_pattern,
     strata_from_table,

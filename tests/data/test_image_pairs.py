@@ -328,6 +328,7 @@ def test_several_masks_in_a_separate_folder_are_merged(tmp_path):
     raw, data = load_one(tmp_path, mask_suffix="_mask")
     np.testing.assert_array_equal(array_of(raw.label), expected_union())
     assert array_of(raw.label).sum() == 2 * 2 + 3 * 3  # both lesions, nothing else
+    check_subject(raw, data["classes"])
 
 
 def test_further_masks_without_suffix_and_an_exact_name_wins(tmp_path):
