@@ -217,8 +217,7 @@ def preprocess_subject(
         register_to=register_to,
         slice_axis=axis,
     )
-    reference = next(iter(images.values()))
-    grid = Grid.of(reference)  # the label's and mask's grid too
+    grid = Grid.of(next(iter(images.values())))  # the label's and mask's grid too
     arrays = {}
     for name in list(images):
         arrays[name] = array_of(images[name])
@@ -244,8 +243,7 @@ def preprocess_subject(
         else:
             target = letterboxed(grid, full, [a for a in range(3) if len(size) == 3 or a != axis])
         mask_image = sitk.GetImageFromArray(np.ascontiguousarray(foreground.transpose()))
-        mask_image.CopyInformation(reference)
-        del reference
+        mask_image.CopyInformation(next(iter(images.values())))
         arrays = {name: array_of(resample(image, target, interpolation)) for name, image in images.items()}
         del images
         labels = None if label is None else _label_array(resample(label, target, "nearest", default=0), raw)
@@ -280,12 +278,13 @@ def _label_kept(before: np.ndarray, after: np.ndarray, size, crop_centre: str) -
     total, kept = int(np.count_nonzero(before)), int(np.count_nonzero(after))
     if kept >= total:
         return 1.0, ""
-    hint = "a larger preprocess.size" if crop_centre == "label" else "preprocess.crop_centre: label"
-    shape = "x".join(map(str, size)) if size is not None else "the foreground's box"
-    return kept / total, (
-        f"preprocessing keeps {100 * kept / total:.1f} % of the label voxels ({kept} of {total}; "
-        f"crop {shape} around the {crop_centre}): set {hint}"
-    )
+    if size is None:  # the label reaches outside the foreground's bounding box
+        crop, hint = "the foreground's box", "another preprocess.foreground, or a size with crop_centre: label"
+    else:
+        crop = f"{'x'.join(map(str, size))} around the {crop_centre}"
+        hint = "a larger preprocess.size" if crop_centre == "label" else "preprocess.crop_centre: label"
+    share = f"{100 * kept / total:.1f} % of the label voxels ({kept} of {total}; crop {crop})"
+    return kept / total, f"preprocessing keeps {share}: set {hint}"
 
 
 def _check_options(

@@ -469,3 +469,13 @@ def test_subjects_without_label_files_are_preprocessed_without_label(tmp_path):
         axis=tuple(a for a in range(3) if a != k))) for k in range(3)])])
     moved = preprocess_subject(raw, slice_axis=0, size=(16, 4))
     assert moved.label is None and moved.images["t1"].shape == (16, 4, 40)
+
+
+def test_a_label_outside_the_foreground_box_is_reported():
+    image, label = _off_centre()
+    inside = np.zeros(image.shape, np.uint8)
+    inside[10:50, 10:40] = 1  # the given foreground cuts the label block (x 40..56, y 4..20)
+    subject = preprocess_subject(_raw({"t1": image}, label, inside), normalise="none")
+    assert subject.label.shape == (40, 30, 12)
+    assert subject.label_kept == pytest.approx(10 * 10 / (16 * 16))
+    assert "crop the foreground's box" in subject.warning and "another preprocess.foreground" in subject.warning
