@@ -100,3 +100,13 @@ def test_pack_volumes_keeps_whole_volumes_and_refuses_mixed_shapes(tmp_path):
     write_nifti(tmp_path / "b" / "label.nii.gz", np.zeros((6, 5, 3), np.uint8), AFFINE)
     with pytest.raises(ValueError, match="three values"):
         pack_volumes([a[0], b[0]], [a[1], b[1]], ["t1"])
+
+
+def test_pack_slices_of_subjects_without_label(tmp_path):
+    folders = [_subject(tmp_path, name, value)[0] for name, value in (("a", 0.1), ("b", 0.2))]
+    for folder in folders:
+        (folder / "label.nii.gz").unlink()  # a dataset read with labels: false has none
+    arrays = pack_slices(folders, None, ["t2"], min_foreground=0.5)
+    assert sorted(arrays) == ["channels", "image", "mask", "slice", "spacing", "subject"]
+    assert arrays["image"].shape == (4, 1, 6, 5) and arrays["image"][2, 0, 2, 3] == pytest.approx(-0.7)
+    assert arrays["subject"].tolist() == ["a", "a", "b", "b"] and arrays["mask"].shape == (4, 6, 5)
