@@ -118,6 +118,29 @@ def resized(grid: Grid, size: Sequence[int]) -> Grid:
     return Grid(tuple(int(n) for n in size), tuple(spacing.tolist()), tuple(origin.tolist()), grid.direction)
 
 
+def letterboxed(grid: Grid, size: Sequence[int], axes: Sequence[int]) -> Grid:
+    """The grid of ``size`` voxels holding all of ``grid`` with one voxel size along ``axes``.
+
+    The picture keeps its aspect ratio: the side that fills its target length sets the
+    voxel size, the other sides are padded equally on both ends (a letterbox). Axes not in
+    ``axes`` keep their voxels (``size`` must repeat them).
+
+    Args:
+        grid: the image's grid.
+        size: output voxels along each index axis.
+        axes: the axes that share one voxel size (the in-plane axes of a picture).
+    """
+    size = np.asarray(size, dtype=np.int64)
+    spacing = np.asarray(grid.spacing, dtype=np.float64)
+    extent = spacing * np.asarray(grid.size)
+    new = spacing.copy()
+    new[list(axes)] = max(extent[a] / size[a] for a in axes)
+    # Centre on the old grid's centre: equal padding on both ends of every padded axis.
+    centre = np.asarray(grid.origin) + grid.direction @ (spacing * (np.asarray(grid.size) - 1) / 2)
+    origin = centre - grid.direction @ (new * (size - 1) / 2)
+    return Grid(tuple(int(n) for n in size), tuple(new.tolist()), tuple(origin.tolist()), grid.direction)
+
+
 def resample(
     image: sitk.Image,
     grid: Grid,

@@ -40,7 +40,7 @@ def _subjects_packed(parts: list[dict], channels: Sequence[str], spacing) -> dic
 
 def pack_slices(
     subject_dirs: Sequence[str | os.PathLike],
-    sdf_paths: Sequence[str | os.PathLike],
+    sdf_paths: Sequence[str | os.PathLike] | None,
     channels: Sequence[str],
     min_foreground: float,
 ) -> dict[str, np.ndarray]:
@@ -48,7 +48,9 @@ def pack_slices(
 
     Args:
         subject_dirs: ``preprocessed/<subject>`` folders (the folder name is the subject).
-        sdf_paths: ``sdf/<subject>.nii.gz`` in the same order.
+        sdf_paths: ``sdf/<subject>.nii.gz`` in the same order; None for a dataset without
+            labels (``dataset.labels: false``), whose slices are packed without ``label``
+            and ``sdf`` (translation needs neither).
         channels: channel names, in the order of the packed ``image`` axis.
         min_foreground: minimum foreground fraction of a kept slice.
 
@@ -57,24 +59,18 @@ def pack_slices(
         ``mask``, ``subject``, ``slice``, ``spacing``).
     """
     parts, spacing = [], np.ones(3)
-    for folder, sdf_path in zip(subject_dirs, sdf_paths):
-        folder = Path(folder)
+    for index, folder in enumerate(map(Path, subject_dirs)):
         mask, affine = read_nifti(folder / "mask.nii.gz", np.uint8)
         spacing = spacing_of(affine)
         keep = foreground_slices(mask, min_foreground)
         image = np.stack([read_nifti(folder / f"{name}.nii.gz")[0] for name in channels], axis=-1)
-        sdf, _ = read_nifti(sdf_path)
-        label, _ = read_nifti(folder / "label.nii.gz", np.uint8)
-        parts.append(
-            {
-                "image": _slices(image, keep).astype(np.float32),
-                "label": _slices(label, keep),
-                "sdf": _slices(sdf.reshape(*sdf.shape[:3], -1), keep).astype(np.float32),
-                "mask": _slices(mask, keep),
-                "subject": np.array([folder.name] * len(keep)),
-                "slice": keep.astype(np.int64),
-            }
-        )
+        part = {"image": _slices(image, keep).astype(np.float32)}
+        if sdf_paths is not None:
+            sdf, _ = read_nifti(sdf_paths[index])
+            part["label"] = _slices(read_nifti(folder / "label.nii.gz", np.uint8)[0], keep)
+            part["sdf"] = _slices(sdf.reshape(*sdf.shape[:3], -1), keep).astype(np.float32)
+        part.update(mask=_slices(mask, keep), subject=np.array([folder.name] * len(keep)), slice=keep.astype(np.int64))
+        parts.append(part)
     return _subjects_packed(parts, channels, spacing)
 
 

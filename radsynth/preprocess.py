@@ -1,4 +1,4 @@
-"""Preprocessing: geometry, foreground, intensity normalisation, crop/pad or resize, slices.
+"""Preprocessing: geometry, foreground, intensity normalisation, crop/pad, letterbox or resize, slices.
 
 :func:`preprocess_subject` takes a :class:`~radsynth.data.base.RawSubject` (SimpleITK images)
 through reorientation, rigid co-registration and resampling (:mod:`radsynth.geometry`), then
@@ -20,7 +20,16 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 from radsynth.data.base import RawSubject, array_of
-from radsynth.geometry import Grid, affine_of, check_orientation, common_grid, per_axis, resample, resized
+from radsynth.geometry import (
+    Grid,
+    affine_of,
+    check_orientation,
+    common_grid,
+    letterboxed,
+    per_axis,
+    resample,
+    resized,
+)
 from radsynth.io import InputError
 
 __all__ = [
@@ -35,15 +44,21 @@ class Subject:
 
     Args:
         images: channel name -> float32 array (X, Y, Z).
-        label: uint8 classes on the same grid.
+        label: uint8 classes on the same grid; None for a subject without label.
         mask: uint8 foreground (0/1).
         affine: 4x4 voxel -> RAS mm matrix of the grid, as :func:`radsynth.io.write_nifti` takes.
+        label_kept: share of the label's voxels (on the resampled grid) inside the output:
+            1.0 when nothing was cropped away, None without label.
+        warning: what the data report should say about this subject ("" when all is well),
+            e.g. that the crop cut the label.
     """
 
     images: dict[str, np.ndarray]
-    label: np.ndarray
+    label: np.ndarray | None
     mask: np.ndarray
     affine: np.ndarray
+    label_kept: float | None = None
+    warning: str = ""
 
 
 def foreground_mask(images: Sequence[np.ndarray]) -> np.ndarray:
@@ -121,6 +136,8 @@ def window_around_foreground(mask: np.ndarray, size: Sequence[int]) -> list[int]
 
 NORMALISE = ("percentile", "zscore", "none")
 FOREGROUND = ("otsu", "nonzero", "all")
+FIT = ("auto", "crop", "letterbox", "resize")
+CROP_CENTRE = ("foreground", "label")
 
 
 def preprocess_subject(
@@ -132,7 +149,8 @@ def preprocess_subject(
     register_to: str | None = None,
     foreground: str = "otsu",
     size: Sequence[int] | None = None,
-    fit: str = "crop",
+    fit: str = "auto",
+    crop_centre: str = "foreground",
     normalise: str = "percentile",
     percentiles: Sequence[float] = (0.5, 99.5),
     slice_axis: int = 2,
@@ -140,13 +158,14 @@ def preprocess_subject(
     """One subject on a common, normalised grid, ready to write and slice.
 
     Steps: reorient, co-register, resample to ``spacing`` (one interpolation per channel),
-    foreground mask, normalise on the whole grid, crop/pad or resize, slice axis last.
+    foreground mask, normalise on the whole grid, crop/pad, letterbox or resize, slice axis
+    last.
 
     Where two values are given for ``spacing`` or ``size`` they are the in-plane axes, the
     two other than ``slice_axis`` in array order (X, Y by default); the slice axis is kept.
 
     Args:
-        raw: the subject as an adapter read it.
+        raw: the subject as an adapter read it (``raw.label`` None: no label, none made up).
         orientation: axis code the volumes are turned to (nibabel ``aff2axcodes`` meaning),
             only when ``raw.oriented``; None keeps the file's axes.
         spacing: voxel size in mm (2 or 3 values); None keeps the grid.
@@ -158,8 +177,14 @@ def preprocess_subject(
             the channel mean, largest component, holes filled), ``"nonzero"`` (any channel
             non-zero: skull-stripped volumes, ultrasound sectors) or ``"all"``.
         size: output size (2 or 3 values). None with ``fit="crop"``: the foreground's box.
-        fit: ``"crop"``: crop/pad ``size`` centred on the foreground; ``"resize"``: resample
-            the whole field of view onto ``size`` voxels (pictures of varying sizes).
+        fit: ``"crop"``: crop/pad ``size`` around ``crop_centre``; ``"letterbox"``: resample
+            the whole field of view onto ``size`` with square voxels, keeping its aspect
+            ratio and padding the short side with background; ``"resize"``: resample the
+            whole field of view onto ``size`` (voxels stretched differently per image);
+            ``"auto"``: letterbox for pictures (``raw.pictures``) given a size, else crop.
+        crop_centre: what a ``size`` crop is centred on: ``"foreground"`` (the foreground's
+            bounding box) or ``"label"`` (the label's, the window kept inside the image where
+            it fits; the foreground's for an empty or missing label).
         normalise: ``"percentile"``: foreground percentiles to [-1, 1], background and
             padding -1; ``"zscore"``: foreground mean 0 and std 1, background and padding 0;
             ``"none"``: unchanged, padding with the channel's minimum.
@@ -167,17 +192,21 @@ def preprocess_subject(
         slice_axis: array axis moved last, where later stages take 2D slices.
 
     Returns:
-        The :class:`Subject`, arrays in index order with the slice axis last.
+        The :class:`Subject`, arrays in index order with the slice axis last, with the share
+        of label voxels kept and a warning when the crop lost some.
 
     Raises:
         ValueError: an unknown or inconsistent option.
         InputError: the data gives no foreground.
     """
     axis = _check_options(
-        raw, orientation, spacing, interpolation, register_to, size, fit, normalise, percentiles, slice_axis
+        raw, orientation, spacing, interpolation, register_to, size, fit, crop_centre, normalise, percentiles,
+        slice_axis,
     )
     if foreground not in FOREGROUND:
         raise ValueError(f"unknown foreground {foreground!r} (use one of {', '.join(FOREGROUND)})")
+    if fit == "auto":
+        fit = "letterbox" if raw.pictures and size is not None else "crop"
     how = foreground
     images, (label, mask) = common_grid(
         raw.images,
@@ -188,7 +217,7 @@ def preprocess_subject(
         register_to=register_to,
         slice_axis=axis,
     )
-    grid = Grid.of(label)  # the channels' grid too
+    grid = Grid.of(next(iter(images.values())))  # the label's and mask's grid too
     arrays = {}
     for name in list(images):
         arrays[name] = array_of(images[name])
@@ -207,18 +236,24 @@ def preprocess_subject(
     _require_foreground(foreground, raw)
 
     window = None  # resizing: nothing to cut
-    if fit == "resize":
-        target = resized(grid, per_axis(size, grid.size, axis))
+    if fit in ("resize", "letterbox"):
+        full = per_axis(size, grid.size, axis)
+        if fit == "resize":
+            target = resized(grid, full)
+        else:
+            target = letterboxed(grid, full, [a for a in range(3) if len(size) == 3 or a != axis])
         mask_image = sitk.GetImageFromArray(np.ascontiguousarray(foreground.transpose()))
-        mask_image.CopyInformation(label)
+        mask_image.CopyInformation(next(iter(images.values())))
         arrays = {name: array_of(resample(image, target, interpolation)) for name, image in images.items()}
         del images
-        label = resample(label, target, "nearest", default=0)
+        labels = None if label is None else _label_array(resample(label, target, "nearest", default=0), raw)
         foreground = array_of(resample(mask_image, target, "nearest", default=0))
         _require_foreground(foreground, raw)
         affine = target.affine
     else:
-        start, window = _window(foreground, size, axis)
+        labels = None if label is None else _label_array(label, raw)
+        centre_on = labels if crop_centre == "label" and labels is not None and labels.any() else None
+        start, window = _window(foreground, size, axis, centre_on)
         affine = grid.affine
         affine[:3, 3] += affine[:3, :3] @ start  # the world position of the window's first voxel
 
@@ -231,18 +266,35 @@ def preprocess_subject(
         # path from before resampling existed stay the same.
         values, fill = _normalised(arrays.pop(name), foreground, normalise, percentiles)
         normalised[name] = cut(values, fill)
-    subject = Subject(normalised, cut(_label_array(label, raw), 0), cut(foreground, 0), affine)
+    kept = None if labels is None else cut(labels, 0)
+    subject = Subject(normalised, kept, cut(foreground, 0), affine)
+    if labels is not None:
+        subject.label_kept, subject.warning = _label_kept(labels, kept, size, crop_centre)
     return _slice_axis_last(subject, axis)
 
 
+def _label_kept(before: np.ndarray, after: np.ndarray, size, crop_centre: str) -> tuple[float, str]:
+    """Share of labelled voxels the crop kept, and the data report's warning when under 1."""
+    total, kept = int(np.count_nonzero(before)), int(np.count_nonzero(after))
+    if kept >= total:
+        return 1.0, ""
+    if size is None:  # the label reaches outside the foreground's bounding box
+        crop, hint = "the foreground's box", "another preprocess.foreground, or a size with crop_centre: label"
+    else:
+        crop = f"{'x'.join(map(str, size))} around the {crop_centre}"
+        hint = "a larger preprocess.size" if crop_centre == "label" else "preprocess.crop_centre: label"
+    share = f"{100 * kept / total:.1f} % of the label voxels ({kept} of {total}; crop {crop})"
+    return kept / total, f"preprocessing keeps {share}: set {hint}"
+
+
 def _check_options(
-    raw, orientation, spacing, interpolation, register_to, size, fit, normalise, percentiles, slice_axis
+    raw, orientation, spacing, interpolation, register_to, size, fit, crop_centre, normalise, percentiles, slice_axis
 ) -> int:
     """Raise ValueError for a bad option of :func:`preprocess_subject`; return ``slice_axis`` in 0..2."""
     if orientation is not None:
         check_orientation(orientation)
-    choices = {"interpolation": (interpolation, ("linear", "bspline")), "fit": (fit, ("crop", "resize")),
-               "normalise": (normalise, NORMALISE)}
+    choices = {"interpolation": (interpolation, ("linear", "bspline")), "fit": (fit, FIT),
+               "crop_centre": (crop_centre, CROP_CENTRE), "normalise": (normalise, NORMALISE)}
     for option, (value, allowed) in choices.items():
         if value not in allowed:
             raise ValueError(f"unknown {option} {value!r} (use one of {', '.join(allowed)})")
@@ -250,8 +302,8 @@ def _check_options(
         raise ValueError(f"spacing must be 2 or 3 positive numbers (mm), got {list(spacing)}")
     if size is not None and (len(size) not in (2, 3) or not all(int(n) == n and n >= 1 for n in size)):
         raise ValueError(f"size must be 2 or 3 positive integers, got {list(size)}")
-    if fit == "resize" and size is None:
-        raise ValueError("fit='resize' needs a size")
+    if fit in ("resize", "letterbox") and size is None:
+        raise ValueError(f"fit={fit!r} needs a size")
     if len(percentiles) != 2 or not 0 <= percentiles[0] < percentiles[1] <= 100:
         raise ValueError(f"percentiles must be two increasing values in [0, 100], got {list(percentiles)}")
     if register_to is not None and register_to not in raw.images:
@@ -269,16 +321,27 @@ def _require_foreground(foreground: np.ndarray, raw: RawSubject) -> None:
         raise InputError(path, f"{where}: the foreground is empty, nothing to crop or normalise")
 
 
-def _window(foreground: np.ndarray, size: Sequence[int] | None, axis: int) -> tuple[np.ndarray, list[int]]:
-    """Start and size of the crop: ``size`` centred on the foreground, or its bounding box."""
+def _window(
+    foreground: np.ndarray, size: Sequence[int] | None, axis: int, label: np.ndarray | None = None
+) -> tuple[np.ndarray, list[int]]:
+    """Start and size of the crop: ``size`` centred on the foreground (or on ``label``, the
+    window then kept inside the image where it fits), or the foreground's bounding box."""
     if size is None:
         found = np.nonzero(foreground)
         start = [int(f.min()) for f in found]
         return np.array(start), [int(f.max()) + 1 - s for f, s in zip(found, start)]
-    if len(size) == 3:
-        return np.array(window_around_foreground(foreground, size)), list(size)
-    start = window_around_foreground(np.moveaxis(foreground, axis, -1), size)
-    return np.array(per_axis(start, [0, 0, 0], axis)), per_axis(size, foreground.shape, axis)
+    window = per_axis(size, foreground.shape, axis)
+    if label is None:
+        if len(size) == 3:
+            return np.array(window_around_foreground(foreground, size)), list(size)
+        start = window_around_foreground(np.moveaxis(foreground, axis, -1), size)
+        return np.array(per_axis(start, [0, 0, 0], axis)), window
+    start = np.array(window_around_foreground(label, window))
+    # Inside the image where the window fits: more real image, and a label box no larger
+    # than the window stays whole (the shift never moves the window off the box).
+    room = np.asarray(foreground.shape) - np.asarray(window)
+    start = np.where(room >= 0, np.clip(start, 0, np.maximum(room, 0)), start)
+    return start, window
 
 
 def _normalised(array: np.ndarray, foreground: np.ndarray, mode: str, percentiles) -> tuple[np.ndarray, float]:
@@ -314,9 +377,10 @@ def _slice_axis_last(subject: Subject, axis: int) -> Subject:
     affine[:, :3] = subject.affine[:, order]
 
     def last(array):
-        return np.moveaxis(array, axis, -1)
+        return None if array is None else np.moveaxis(array, axis, -1)
 
-    return Subject({k: last(v) for k, v in subject.images.items()}, last(subject.label), last(subject.mask), affine)
+    return Subject({k: last(v) for k, v in subject.images.items()}, last(subject.label), last(subject.mask), affine,
+                   subject.label_kept, subject.warning)
 
 
 def foreground_slices(mask: np.ndarray, min_fraction: float, axis: int = -1) -> np.ndarray:

@@ -1,10 +1,11 @@
 """Subject-level splits: slices of one subject never land in two splits.
 
-Three ways, one table (``subject, split, fold, stratum``):
+Four ways, one table (``subject, split, fold, stratum``):
 
 - fractions, optionally stratified by a column (benign/malignant, scanner, ...);
 - k folds (stratified too): fold ``k`` is the test set, val and train come from the rest;
-- fixed lists when the dataset defines them (the LA train/test lists of DTC).
+- fixed lists when the dataset defines them (the LA train/test lists of DTC);
+- the dataset's split folders (``train/ validation/ test/``, ``dataset.groups``).
 
 A subject's split depends only on its name and the seed: a seeded hash of the name is a number
 u in [0, 1) and the fractions cut [0, 1) into the splits, so adding or removing other subjects
@@ -212,6 +213,40 @@ def fixed_split(
     return _frame(subjects, assignment)
 
 
+def split_from_groups(groups: Mapping[str, str], mapping: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """The splits a dataset defines by its folders (deepmedic's ``train/ validation/ test/``).
+
+    Subjects of a folder that no split takes are marked ``unused``; the stratum is the folder.
+
+    Args:
+        groups: subject identifier -> its group folder (``SubjectSource.group``).
+        mapping: split (train, val, test) -> the group folders it takes (``split.groups``),
+            e.g. ``{"train": ["train"], "val": ["validation"], "test": ["test"]}``.
+
+    Returns:
+        The table of :func:`fixed_split` (``subject, split, fold, stratum``).
+
+    Raises:
+        ValueError: an unknown split, a folder taken by two splits, or a folder that no
+            subject is in (a typo, or subjects read without ``dataset.groups``).
+    """
+    split_of: dict[str, str] = {}
+    for split, folders in mapping.items():
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} in split.groups (use {', '.join(SPLITS)})")
+        for folder in folders:
+            if folder in split_of:
+                raise ValueError(f"split.groups: folder {folder!r} is in both {split_of[folder]} and {split}")
+            split_of[folder] = split
+    present = set(groups.values())
+    absent = sorted(set(split_of) - present)
+    if absent:
+        found = ", ".join(sorted(present - {""})) or "none (set dataset.groups)"
+        raise ValueError(f"split.groups names folders {absent} that hold no subject; group folders: {found}")
+    assignment = {subject: split_of.get(group, UNUSED) for subject, group in groups.items()}
+    return _frame(groups, assignment, strata=dict(groups))
+
+
 def read_case_list(path: str | Path) -> list[str]:
     """Case names of a list file, one per line; blank lines and ``#`` comments ignored."""
     try:
@@ -225,7 +260,8 @@ def strata_from_pattern(subjects: Mapping[str, str], pattern: str) -> dict[str, 
     """Stratum of each subject from its dataset name: the first group of ``pattern``.
 
     Args:
-        subjects: subject identifier -> dataset name (``"benign (10)"``).
+        subjects: subject identifier -> dataset name (``"benign (10)"``; ``"benign/benign
+            (10)"`` for a subject of a group folder, so ``"^([^/]+)/"`` takes the folder).
         pattern: regular expression searched in the name, e.g. ``"^(benign|malignant)"``.
     """
     regex = re.compile(pattern)

@@ -128,3 +128,13 @@ def test_packed_pairs_hold_only_their_splits_subjects(tmp_path):
         np.testing.assert_allclose(arrays["source"][:, 0, 0, 0], owner, atol=1e-6)
         np.testing.assert_allclose(arrays["target"][:, 0, 0, 0], -owner, atol=1e-6)
     assert set(subjects_in(splits, "train")).isdisjoint(subjects_in(splits, "test"))
+
+
+def test_pack_slices_of_subjects_without_label(tmp_path):
+    folders = [_subject(tmp_path, name, value)[0] for name, value in (("a", 0.1), ("b", 0.2))]
+    for folder in folders:
+        (folder / "label.nii.gz").unlink()  # a dataset read with labels: false has none
+    arrays = pack_slices(folders, None, ["t2"], min_foreground=0.5)
+    assert sorted(arrays) == ["channels", "image", "mask", "slice", "spacing", "subject"]
+    assert arrays["image"].shape == (4, 1, 6, 5) and arrays["image"][2, 0, 2, 3] == pytest.approx(-0.7)
+    assert arrays["subject"].tolist() == ["a", "a", "b", "b"] and arrays["mask"].shape == (4, 6, 5)

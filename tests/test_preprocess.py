@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from radsynth.preprocess import (
     preprocess_subject,
     window_around_foreground,
 )
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def test_normalise_maps_percentiles_to_unit_range_and_background_to_minus_one():
@@ -323,3 +327,155 @@ def test_foreground_choices_when_the_dataset_gives_no_mask():
     assert nonzero.mask.sum() == 16 * 10 * 3 - 2 * 2 * 3
     with pytest.raises(ValueError, match="unknown foreground"):
         preprocess_subject(raw, foreground="magic")
+
+
+# --- letterboxed pictures, label-centred crops, subjects without label -----------------------
+
+
+def _picture_pair(tmp_path, rows=70, cols=90):
+    """A grey picture with a disc of radius 20 (its lesion) and the disc's 0/255 mask."""
+    import imageio.v3 as iio
+
+    r, c = np.mgrid[:rows, :cols]
+    disc = (r - 35) ** 2 + (c - 50) ** 2 <= 20**2
+    picture = np.random.default_rng(0).integers(60, 200, (rows, cols)).astype(np.uint8)
+    picture[disc] = 30
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    iio.imwrite(tmp_path / "images" / "p.png", picture)
+    iio.imwrite(tmp_path / "masks" / "p.png", (disc * 255).astype(np.uint8))
+    return {"kind": "image_pairs", "root": str(tmp_path), "channels": ["us"], "classes": [1], "label_map": {"255": 1}}
+
+
+def _extent(array, axis):
+    """Voxels between the first and last non-zero index along ``axis`` (inclusive)."""
+    found = np.flatnonzero(np.moveaxis(np.asarray(array) > 0, axis, 0).reshape(array.shape[axis], -1).any(axis=1))
+    return int(found[-1] - found[0] + 1)
+
+
+def test_pictures_are_letterboxed_with_square_pixels(tmp_path):
+    from radsynth.data import discover, load_subject
+
+    dataset = _picture_pair(tmp_path)
+    raw = load_subject(discover(dataset)[0], dataset)
+    assert raw.images["us"].GetSize() == (90, 70, 1)  # x along the 90 columns
+
+    subject = preprocess_subject(raw, size=(64, 64), foreground="all")  # fit "auto": letterbox
+
+    assert subject.images["us"].shape == subject.label.shape == subject.mask.shape == (64, 64, 1)
+    dx, dy, _ = nib.affines.voxel_sizes(subject.affine)
+    assert dx == pytest.approx(dy) == pytest.approx(90 / 64)  # square: the long side fills 64
+    # The picture covers 64 x 70 * 64 / 90 = 49.8 pixels, centred, the rest is padding.
+    assert (_extent(subject.mask, 0), _extent(subject.mask, 1)) == (64, 50)
+    assert subject.mask[:, :7].sum() == 0 and subject.mask[:, -7:].sum() == 0
+    assert (subject.images["us"][subject.mask == 0] == -1).all()
+    # The round lesion stays round: 41 pixels across in both directions, times 64 / 90.
+    across = [_extent(subject.label, axis) for axis in (0, 1)]
+    # Nearest-neighbour sampling: within a pixel or so of 41 * 64 / 90 = 29.2 both ways.
+    assert across == pytest.approx([41 * 64 / 90] * 2, abs=1.5) and abs(across[0] - across[1]) <= 1
+    assert subject.label_kept == 1.0 and subject.warning == ""
+    # Outer corners of the picture keep their world position along x, the long side.
+    old = affine_of(raw.images["us"])
+    np.testing.assert_allclose(_world(subject.affine, (-0.5, 0, 0))[0], _world(old, (-0.5, 0, 0))[0], atol=1e-6)
+
+    # fit "resize" stays available: the picture fills the square, pixels stretched per axis.
+    stretched = preprocess_subject(raw, size=(64, 64), foreground="all", fit="resize")
+    np.testing.assert_allclose(nib.affines.voxel_sizes(stretched.affine)[:2], [90 / 64, 70 / 64])
+    assert stretched.mask.all()
+    assert _extent(stretched.label, 1) - _extent(stretched.label, 0) >= 5  # the disc, squashed (29 x 35)
+    # And a picture with its own (anisotropic) pixel size gets square pixels in mm.
+    raw.images["us"].SetSpacing((0.5, 1.0, 1.0))
+    raw.label.SetSpacing((0.5, 1.0, 1.0))
+    wide = preprocess_subject(raw, size=(64, 64), foreground="all", fit="letterbox")
+    dx, dy, _ = nib.affines.voxel_sizes(wide.affine)
+    assert dx == pytest.approx(dy) == pytest.approx(70 / 64)  # 70 mm tall, 45 mm wide
+    assert _extent(wide.mask, 1) == 64 and _extent(wide.mask, 0) == pytest.approx(45 * 64 / 70, abs=1)
+
+
+def _off_centre(shape=(60, 50, 12)):
+    """A volume larger than the crop, all foreground, with a label block near one corner."""
+    image = np.random.default_rng(2).uniform(1, 2, shape).astype(np.float32)
+    label = np.zeros(shape, np.uint8)
+    label[40:56, 4:20, 3:9] = 1  # 16 x 16 x 6, off the image centre (30, 25)
+    return image, label
+
+
+def test_crop_centred_on_the_label_keeps_all_of_it():
+    image, label = _off_centre()
+    raw = _raw({"t1": image}, label, np.ones(image.shape), direction=np.eye(3), oriented=False)
+
+    centred = preprocess_subject(raw, size=(32, 32), normalise="none")
+    assert centred.label.sum() < label.sum()
+    assert centred.label_kept == pytest.approx(centred.label.sum() / label.sum()) and centred.label_kept < 1
+    assert "keeps" in centred.warning and "crop_centre: label" in centred.warning
+
+    around = preprocess_subject(raw, size=(32, 32), normalise="none", crop_centre="label")
+    assert around.label.shape == (32, 32, 12) and around.label.sum() == label.sum()
+    assert around.label_kept == 1.0 and around.warning == ""
+    # The window stays inside the image (x 28..60, y 0..32): no padding, real voxels only.
+    np.testing.assert_allclose(_world(around.affine, (0, 0, 0)), _world(affine_of(raw.images["t1"]), (28, 0, 0)))
+    np.testing.assert_array_equal(around.images["t1"], image[28:60, 0:32])
+    # Three values crop every axis; a label larger than the window is cut and says so.
+    small = preprocess_subject(raw, size=(12, 12, 12), normalise="none", crop_centre="label")
+    assert small.label_kept == pytest.approx(12 * 12 * 6 / (16 * 16 * 6))
+    assert "a larger preprocess.size" in small.warning
+    # An empty label falls back to the foreground.
+    empty = preprocess_subject(_raw({"t1": image}, 0 * label, np.ones(image.shape)), size=(32, 32),
+                               crop_centre="label", normalise="none")
+    assert empty.label_kept == 1.0 and empty.images["t1"].shape == (32, 32, 12)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (SHARED / "la2018_h5").is_dir(), reason="shared LA data absent")
+def test_shared_la_cases_keep_every_label_voxel_with_the_la_presets():
+    import yaml
+
+    from radsynth.data import discover, load_subject
+
+    presets = Path(__file__).resolve().parents[1] / "config" / "experiments"
+    dataset = {"kind": "h5", "root": str(SHARED / "la2018_h5"), "case_list": "cases.list", "channels": ["mri"],
+               "classes": [1], "spacing": [0.625, 0.625, 0.625]}
+    raws = [load_subject(source, dataset) for source in discover(dataset)]
+    assert len(raws) == 12
+    for preset in ("la2018_h5", "dtc_la_cpu", "dtc_la"):
+        options = yaml.safe_load((presets / f"{preset}.yaml").read_text())["preprocess"]
+        options.pop("min_foreground")
+        assert options["crop_centre"] == "label"
+        kept = {raw.subject: preprocess_subject(raw, **options).label_kept for raw in raws}
+        assert set(kept.values()) == {1.0}, (preset, kept)
+    # The old centred 112 x 112 crop cut every one of them.
+    old = {"orientation": None, "foreground": "all", "size": (112, 112), "normalise": "none"}
+    assert max(preprocess_subject(raw, **old).label_kept for raw in raws) < 1
+
+
+def test_subjects_without_label_files_are_preprocessed_without_label(tmp_path):
+    from radsynth.data import discover, load_subject
+
+    for name in ("c1", "c2"):
+        for i, channel in enumerate(("t1", "t2")):
+            image, _, _ = _head((40, 30, 6), seed=i)
+            write_nifti(tmp_path / name / f"{name}_{channel}.nii.gz", image + 10 * i, np.eye(4))
+    dataset = {"kind": "nifti", "root": str(tmp_path), "channels": ["t1", "t2"], "classes": [1], "labels": False,
+               "patterns": {"t1": "*_t1.nii.gz", "t2": "*_t2.nii.gz"}}
+    raw = load_subject(discover(dataset)[0], dataset)
+    assert raw.label is None
+    for fit, options in (("crop", {"size": (32, 32)}), ("crop", {}), ("resize", {"size": (20, 20)})):
+        subject = preprocess_subject(raw, fit=fit, **options)
+        assert subject.label is None and subject.label_kept is None and subject.warning == ""
+        assert subject.mask.any() and subject.images["t2"].shape == subject.mask.shape
+    # The foreground comes from the images: the ellipse of _head, cropped to its box.
+    _, _, head = _head((40, 30, 6))
+    np.testing.assert_array_equal(preprocess_subject(raw).mask, head[np.ix_(*[np.flatnonzero(head.any(
+        axis=tuple(a for a in range(3) if a != k))) for k in range(3)])])
+    moved = preprocess_subject(raw, slice_axis=0, size=(16, 4))
+    assert moved.label is None and moved.images["t1"].shape == (16, 4, 40)
+
+
+def test_a_label_outside_the_foreground_box_is_reported():
+    image, label = _off_centre()
+    inside = np.zeros(image.shape, np.uint8)
+    inside[10:50, 10:40] = 1  # the given foreground cuts the label block (x 40..56, y 4..20)
+    subject = preprocess_subject(_raw({"t1": image}, label, inside), normalise="none")
+    assert subject.label.shape == (40, 30, 12)
+    assert subject.label_kept == pytest.approx(10 * 10 / (16 * 16))
+    assert "crop the foreground's box" in subject.warning and "another preprocess.foreground" in subject.warning

@@ -8,6 +8,7 @@ from radsynth.split import (
     cross_validation_folds,
     fixed_split,
     labelled_subset,
+    split_from_groups,
     split_subjects,
     strata_from_pattern,
     strata_from_table,
@@ -164,3 +165,69 @@ def test_cross_validation_folds_hold_out_every_subject_once_and_keep_strata():
         cross_validation_folds(names[:2], 3, seed=0)
     with pytest.raises(ValueError, match="cross-validation"):
         subjects_in(splits.drop(columns="cv_fold"), "cv0_train")
+
+
+# --- splits and strata from group folders -----------------------------------------------------
+
+
+def test_split_from_the_split_folders_of_a_generated_dataset(tmp_path):
+    """deepmedic's BraTS layout: train/ validation/ test/ of subject folders of NIfTI files."""
+    from radsynth.data import discover
+    from tests.data.test_nifti import BRATS21, make_subject
+
+    for group, names in {"train": ["a", "b", "c"], "validation": ["d"], "test": ["e", "a"], "extra": ["f"]}.items():
+        for name in names:
+            make_subject(tmp_path / group, name, BRATS21)
+    sources = discover({"kind": "nifti", "root": str(tmp_path), "naming": "brats2021", "channels": ["t1"],
+                        "classes": [1], "groups": True})
+    groups = {s.subject: s.group for s in sources}
+    splits = split_from_groups(groups, {"train": ["train"], "val": ["validation"], "test": ["test"]})
+    assert dict(zip(splits["subject"], splits["split"])) == {
+        "extra_f": "unused", "test_a": "test", "test_e": "test", "train_a": "train", "train_b": "train",
+        "train_c": "train", "validation_d": "val"}
+    assert list(splits.columns) == ["subject", "split", "fold", "stratum"]
+    assert splits.set_index("subject").loc["validation_d", "stratum"] == "validation"
+    _no_overlap(splits)
+    # Two folders may feed one split.
+    merged = split_from_groups(groups, {"train": ["train", "extra"], "test": ["test", "validation"]})
+    assert sorted(subjects_in(merged, "test")) == ["test_a", "test_e", "validation_d"]
+    assert "extra_f" in subjects_in(merged, "train")
+
+
+@pytest.mark.parametrize("mapping, match", [
+    ({"train": ["train"], "test": ["train"]}, "folder 'train' is in both train and test"),
+    ({"train": ["train"], "test": ["testing"]}, r"names folders \['testing'\] that hold no subject; group folders: test, train"),
+    ({"holdout": ["test"]}, "unknown split 'holdout'"),
+])
+def test_split_from_groups_config_errors(mapping, match):
+    with pytest.raises(ValueError, match=match):
+        split_from_groups({"train_a": "train", "test_b": "test"}, mapping)
+
+
+def test_split_from_groups_without_groups_says_so():
+    with pytest.raises(ValueError, match=r"group folders: none \(set dataset.groups\)"):
+        split_from_groups({"a": "", "b": ""}, {"train": ["train"]})
+
+
+def test_strata_from_class_folders_of_a_generated_busi(tmp_path):
+    """The original BUSI download: benign/ malignant/ normal/, names without the class."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from radsynth.data import discover
+
+    for group, count in {"benign": 6, "malignant": 3, "normal": 3}.items():
+        (tmp_path / group).mkdir()
+        for i in range(count):
+            iio.imwrite(tmp_path / group / f"case ({i}).png", np.full((4, 5), 10 + i, np.uint8))
+            iio.imwrite(tmp_path / group / f"case ({i})_mask.png", np.zeros((4, 5), np.uint8))
+    sources = discover({"kind": "image_pairs", "root": str(tmp_path), "channels": ["us"], "classes": [1],
+                        "images": ".", "masks": ".", "mask_suffix": "_mask", "groups": True})
+    names = {s.subject: s.name for s in sources}
+    assert names["benign_case_0"] == "benign/case (0)" and len(names) == 12
+    strata = strata_from_pattern(names, "^([^/]+)/")
+    assert strata["malignant_case_2"] == "malignant"
+    assert strata == strata_from_pattern(names, "^(benign|malignant|normal)")
+    splits = split_subjects(list(names), {"train": 2, "val": 1, "test": 1}, seed=0, strata=strata)
+    test = splits[splits["split"] == "test"]
+    assert sorted(test["stratum"]) == ["benign", "malignant", "normal"]

@@ -8,6 +8,9 @@
 - ``h5``: the DTC / UA-MT layout (``<case>/mri_norm2.h5``);
 - ``image_pairs``: 2D pictures and masks in two folders matched by name (ultrasound);
 - ``multichannel_slices``: 2D slices whose colour planes are modalities (Kaggle LGG).
+
+Common keys: ``labels: false`` reads datasets without labels (``RawSubject.label`` None);
+``groups`` reads class or split subfolders of the root (``SubjectSource.group``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ MODULES = {
     "multichannel_slices": "radsynth.data.slices",
 }
 
+#: Kinds whose root may hold group folders (``dataset.groups``): class or split subfolders.
+GROUPED = ("nifti", "image_pairs", "multichannel_slices")
+
 
 def adapter(kind: str):
     """The adapter module of a ``dataset.kind``."""
@@ -39,6 +45,8 @@ def discover(dataset: dict) -> list[SubjectSource]:
     Args:
         dataset: the ``dataset`` section of the config (``kind``, ``root``, ...).
     """
+    if dataset.get("groups") and dataset["kind"] not in GROUPED:
+        raise ValueError(f"dataset.groups: kind {dataset['kind']} has no group folders (use it with {', '.join(GROUPED)})")
     sources = adapter(dataset["kind"]).discover(dataset)
     limit = dataset.get("limit")
     return sources[:limit] if limit else sources
@@ -46,6 +54,9 @@ def discover(dataset: dict) -> list[SubjectSource]:
 
 def load_subject(source: SubjectSource, dataset: dict) -> RawSubject:
     """Read one subject and run the checks every layout shares.
+
+    With ``dataset.labels: false`` the subject has no label (``raw.label`` None) and only
+    its channels (and mask) are checked.
 
     Raises:
         radsynth.io.InputError: naming the file and the reason.

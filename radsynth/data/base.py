@@ -21,9 +21,11 @@ arrays, and :func:`label_image` for labels; pictures have theirs in
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -47,6 +49,52 @@ class SubjectSource:
     subject: str
     name: str
     files: tuple[str, ...]
+    group: str = ""
+
+    @property
+    def local_name(self) -> str:
+        """The name inside its group folder: ``name`` without the ``<group>/`` prefix."""
+        return self.name[len(self.group) + 1 :] if self.group else self.name
+
+
+def group_folders(dataset: Mapping) -> list[tuple[str, Path]]:
+    """The folders subjects are found in: ``[("", root)]``, or one per ``dataset.groups``.
+
+    ``dataset.groups`` lists subfolders of the root (``[benign, malignant, normal]``, or
+    ``[train, validation, test]``), or is ``true`` for every subfolder that is not hidden;
+    each is laid out as a root of its kind. A subject found in group ``g`` is named
+    ``g/<its name>`` (see :func:`grouped_name`), so its identifier stays unique across
+    groups and patterns on names (prompt pathology, strata) see the folder.
+
+    Args:
+        dataset: the ``dataset`` config section (``root``; optional ``groups``).
+
+    Raises:
+        InputError: the root or a listed group folder is missing, or ``groups: true``
+            finds no subfolder.
+    """
+    root = Path(dataset["root"])
+    if not root.is_dir():
+        raise InputError(root, "dataset folder not found")
+    groups = dataset.get("groups") or False
+    if groups is False:
+        return [("", root)]
+    if groups is True:
+        with os.scandir(root) as entries:
+            names = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
+        if not names:
+            raise InputError(root, "dataset.groups is true but the root has no subfolders")
+    else:
+        names = [str(g) for g in groups]
+        for name in names:
+            if "/" in name or name in (".", "..") or not (root / name).is_dir():
+                raise InputError(root / name, "group folder not found (dataset.groups names subfolders of root)")
+    return [(name, root / name) for name in names]
+
+
+def grouped_name(group: str, name: str) -> str:
+    """A subject's dataset name: ``"<group>/<name>"`` inside a group, else ``name``."""
+    return f"{group}/{name}" if group else name
 
 
 @dataclass
@@ -56,22 +104,27 @@ class RawSubject:
     Args:
         subject: identifier used in result paths.
         images: channel name -> float32 scalar image; all channels on one grid.
-        label: integer classes (after ``label_map``) on the same grid.
+        label: integer classes (after ``label_map``) on the same grid; None for a dataset
+            read with ``labels: false`` (never an invented empty label).
         paths: role (a channel name, ``"label"`` or ``"mask"``) -> the file it came from,
             so errors found later still name the right file (the folder of the slices for
             subjects stacked from many files).
         mask: foreground given by the dataset, if any.
         oriented: True when the file carries a real patient orientation (NIfTI); False for
             formats without one (h5, PNG, TIF), which are never reoriented.
+        info: adapter details (e.g. ``slices``, ``masks``: every mask file merged into the label).
+        pictures: read from 2D pictures (PNG, TIF, ...), whose pixels have no real size:
+            preprocessing fits them by letterboxing unless told otherwise.
     """
 
     subject: str
     images: dict[str, sitk.Image]
-    label: sitk.Image
+    label: sitk.Image | None
     paths: dict[str, str]
     mask: sitk.Image | None = None
     oriented: bool = True
     info: dict = field(default_factory=dict)
+    pictures: bool = False
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -270,14 +323,16 @@ def check_subject(raw: RawSubject, classes: Sequence[int]) -> None:
 
     Channels and label share one grid (shape, spacing, origin, direction); intensities are
     finite and not constant; label values are 0 or a declared class. An empty label (all
-    background) is valid: a subject without lesion is data too.
+    background) is valid: a subject without lesion is data too. A subject without label
+    (``raw.label`` None, ``labels: false``) gets the checks of its channels and mask.
 
     Raises:
         InputError: naming the offending file and the reason.
     """
     channels = list(raw.images)
     reference = raw.images[channels[0]]
-    for role in channels[1:] + [LABEL] + ([MASK] if raw.mask is not None else []):
+    labelled = [LABEL] if raw.label is not None else []
+    for role in channels[1:] + labelled + ([MASK] if raw.mask is not None else []):
         image = raw.label if role == LABEL else raw.mask if role == MASK else raw.images[role]
         problem = _same_grid(reference, image)
         if problem:
@@ -291,11 +346,26 @@ def check_subject(raw: RawSubject, classes: Sequence[int]) -> None:
             raise InputError(raw.paths[name], f"channel {name} has {bad} NaN/Inf voxels")
         if values.min() == values.max():
             raise InputError(raw.paths[name], f"channel {name} is empty (every voxel is {values.min():g})")
+    if raw.label is not None:
+        check_label_values(sitk.GetArrayViewFromImage(raw.label), raw.paths[LABEL], classes)
+
+
+def check_label_values(label: np.ndarray, path: str, classes: Sequence[int]) -> None:
+    """Raise unless every value of ``label`` is 0 or one of ``classes``.
+
+    Raises:
+        InputError: naming ``path`` and the values outside the classes.
+    """
     allowed = {0, *map(int, classes)}
-    found = set(np.unique(sitk.GetArrayViewFromImage(raw.label)).tolist())
+    found = set(np.unique(label).tolist())
     if not found <= allowed:
         raise InputError(
-            raw.paths[LABEL],
+            path,
             f"label values {sorted(found - allowed)} are outside the declared classes "
             f"{sorted(allowed)} (set dataset.classes or dataset.label_map)",
         )
+
+
+def wants_labels(dataset: Mapping) -> bool:
+    """Whether the dataset has labels to read (``dataset.labels``, default true)."""
+    return dataset.get("labels", True) is not False

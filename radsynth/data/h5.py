@@ -7,7 +7,8 @@
 
 The file name (``file``) and dataset names (``image_key``, ``label_key``) are configurable.
 h5 files carry no geometry: images get ``dataset.spacing`` (1 mm by default), an identity
-direction and ``oriented=False``. One image per case, so one channel.
+direction and ``oriented=False``. One image per case, so one channel. With ``labels:
+false`` the label dataset is neither needed nor read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from radsynth.data.base import LABEL, RawSubject, SubjectSource, image_from_array, label_image, unique_ids
+from radsynth.data.base import (
+    LABEL,
+    RawSubject,
+    SubjectSource,
+    image_from_array,
+    label_image,
+    unique_ids,
+    wants_labels,
+)
 from radsynth.io import InputError
 
 
@@ -59,7 +68,7 @@ def discover(dataset: dict) -> list[SubjectSource]:
 
 
 def load(source: SubjectSource, dataset: dict) -> RawSubject:
-    """Read one case's image and label arrays.
+    """Read one case's image and label arrays (no label with ``labels: false``).
 
     Args:
         source: as listed by :func:`discover`.
@@ -73,7 +82,9 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
     path = str(Path(dataset["root"]) / source.name / _file(dataset))
     if not os.path.isfile(path):
         raise InputError(path, "file not found")
-    keys = {channel: dataset.get("image_key") or "image", LABEL: dataset.get("label_key") or "label"}
+    keys = {channel: dataset.get("image_key") or "image"}
+    if wants_labels(dataset):
+        keys[LABEL] = dataset.get("label_key") or "label"
     try:
         with h5py.File(path, "r") as handle:
             arrays = {role: _array(handle, key, path) for role, key in keys.items()}
@@ -81,11 +92,13 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
         raise InputError(path, f"unreadable or truncated h5 ({err})") from err
     spacing = dataset.get("spacing") or [1.0, 1.0, 1.0]
     image = image_from_array(arrays[channel].astype(np.float32, copy=False), spacing)
-    # SimpleITK takes neither bool nor float16 arrays; whole-number checks happen in label_image.
-    values = arrays[LABEL].astype(np.float64 if arrays[LABEL].dtype.kind == "f" else np.int64)
-    label = label_image(values, path, dataset.get("label_map"), spacing)
+    label = None
+    if LABEL in arrays:
+        # SimpleITK takes neither bool nor float16 arrays; whole-number checks happen in label_image.
+        values = arrays[LABEL].astype(np.float64 if arrays[LABEL].dtype.kind == "f" else np.int64)
+        label = label_image(values, path, dataset.get("label_map"), spacing)
     # No geometry in the file: the same path for every role, and never reoriented.
-    return RawSubject(source.subject, {channel: image}, label, {channel: path, LABEL: path}, oriented=False)
+    return RawSubject(source.subject, {channel: image}, label, {role: path for role in keys}, oriented=False)
 
 
 def _channel(dataset: dict) -> str:

@@ -8,57 +8,66 @@
     <root>/imagesTr/<case>.nii.gz        MSD v1: one 4D file, the 4th axis indexes the channels
 
 ``.nii.gz`` is the default of dataset.json's ``file_ending``. The layout is detected per case.
-Config channel names match dataset.json's names case-insensitively.
+Config channel names match dataset.json's names case-insensitively. With ``labels: false``
+the cases are the images of ``imagesTr`` (``labelsTr`` is neither needed nor read).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
-from radsynth.data.base import LABEL, RawSubject, SubjectSource, label_image, read_image, unique_ids
+from radsynth.data.base import LABEL, RawSubject, SubjectSource, label_image, read_image, unique_ids, wants_labels
 from radsynth.io import InputError
 
 
 def discover(dataset: dict) -> list[SubjectSource]:
-    """List the cases of ``labelsTr`` with the image files each one has.
+    """List the cases of ``labelsTr`` (of ``imagesTr`` with ``labels: false``) with their files.
 
     Args:
-        dataset: the validated ``dataset`` config section (``root``, ``channels``).
+        dataset: the validated ``dataset`` config section (``root``, ``channels``; optional
+            ``labels``).
 
     Raises:
         ValueError: a configured channel is not in dataset.json.
-        InputError: the root, dataset.json or labelsTr is missing or unreadable, labelsTr
+        InputError: the root, dataset.json or labelsTr (imagesTr) is missing or unreadable,
             holds no case, or two cases map to the same subject identifier.
     """
     root = Path(dataset["root"])
     if not root.is_dir():
         raise InputError(root, "dataset folder not found")
     channels, _, ending = _index(root, dataset)
+    labelled = wants_labels(dataset)
     labels, images = root / "labelsTr", root / "imagesTr"
-    if not labels.is_dir():
-        raise InputError(labels, "folder not found (MSD / nnU-Net layout: imagesTr/, labelsTr/, dataset.json)")
+    listed = labels if labelled else images
+    if not listed.is_dir():
+        raise InputError(listed, "folder not found (MSD / nnU-Net layout: imagesTr/, labelsTr/, dataset.json)")
     # Skip dot files: MSD tarballs ship macOS "._la_003.nii.gz" copies next to the real ones.
-    cases = [n[: -len(ending)] for n in os.listdir(labels) if n.endswith(ending) and n[0] != "." and n != ending]
+    names = [n[: -len(ending)] for n in os.listdir(listed) if n.endswith(ending) and n[0] != "." and n != ending]
+    # Without labels the cases are the image names less the nnU-Net v2 channel index.
+    cases = names if labelled else sorted({re.sub(r"_\d{4}$", "", n) for n in names})
     if not cases:
-        raise InputError(labels, f"no label file ending in {ending!r}")
+        raise InputError(listed, f"no {'label' if labelled else 'image'} file ending in {ending!r}")
     # One listing of imagesTr instead of a stat per file keeps this fast for thousands of cases.
     present = set(os.listdir(images)) if images.is_dir() else set()
-    ids = unique_ids(cases, str(labels))
+    ids = unique_ids(cases, str(listed))
     sources = []
     for ident, case in ids.items():
         names = [f"{case}_{i:04d}{ending}" for i in channels.values()] + [f"{case}{ending}"]
-        files = [str(images / n) for n in names if n in present] + [str(labels / f"{case}{ending}")]
+        files = [str(images / n) for n in names if n in present]
+        files += [str(labels / f"{case}{ending}")] if labelled else []
         sources.append(SubjectSource(ident, case, tuple(files)))
     return sources
 
 
 def load(source: SubjectSource, dataset: dict) -> RawSubject:
-    """Read one case: a 3D file per channel (v2) or the channels of one 4D file (v1).
+    """Read one case: a 3D file per channel (v2) or the channels of one 4D file (v1), and
+    its label (None with ``labels: false``).
 
     Args:
         source: as listed by :func:`discover`.
@@ -86,11 +95,13 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
         layout = "msd_v1"
         images = _split_channels(str(single), channels, count)
         paths = {name: str(single) for name in channels}
-    label_path = str(root / "labelsTr" / f"{case}{ending}")
-    if not os.path.isfile(label_path):
-        raise InputError(label_path, "label file not found")
-    label = label_image(read_image(label_path, np.float64), label_path, dataset.get("label_map"))
-    paths[LABEL] = label_path
+    label = None
+    if wants_labels(dataset):
+        label_path = str(root / "labelsTr" / f"{case}{ending}")
+        if not os.path.isfile(label_path):
+            raise InputError(label_path, "label file not found")
+        label = label_image(read_image(label_path, np.float64), label_path, dataset.get("label_map"))
+        paths[LABEL] = label_path
     return RawSubject(source.subject, images, label, paths, oriented=True, info={"layout": layout})
 
 

@@ -6,10 +6,15 @@
                      <subject>_t2.nii.gz
                      <subject>_seg.nii.gz
 
+With ``dataset.groups`` the root holds group folders, each with subject folders (the
+``train/``, ``validation/``, ``test/`` of deepmedic's BraTS sample); a subject is named
+``<group>/<folder>`` and ``{subject}`` stands for the folder name alone.
+
 Which file plays which role (a channel name, ``label`` or the optional ``mask``) comes from a
 glob pattern per role, relative to the subject folder; ``{subject}`` in a pattern stands for
 the folder name. ``naming`` picks preset patterns (the BraTS releases, see :data:`NAMING`) and
-``patterns`` overrides or extends them. Any 3D format SimpleITK reads works (``.nii``,
+``patterns`` overrides or extends them. With ``labels: false`` (AURORA, BraTS 2023
+validation cases without ``-seg``) no label file is looked for. Any 3D format SimpleITK reads works (``.nii``,
 ``.nii.gz``, ``.nrrd``, ``.mha``); the geometry of the files is kept (``oriented=True``).
 Files are read by :func:`radsynth.data.base.read_image` (NIfTI voxels through nibabel,
 because SimpleITK 2.5 hides NaNs and truncation in them).
@@ -23,7 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from radsynth.data.base import LABEL, MASK, RawSubject, SubjectSource, label_image, read_image, unique_ids
+from radsynth.data.base import (
+    LABEL,
+    MASK,
+    RawSubject,
+    SubjectSource,
+    group_folders,
+    grouped_name,
+    label_image,
+    read_image,
+    unique_ids,
+    wants_labels,
+)
 from radsynth.io import InputError
 
 NAMING = {
@@ -55,33 +71,33 @@ def discover(dataset: dict) -> list[SubjectSource]:
 
     Args:
         dataset: the validated ``dataset`` config section (``root``, ``channels``,
-            ``naming``, ``patterns``).
+            ``naming``, ``patterns``; optional ``groups``, ``labels``).
 
     Raises:
         ValueError: a channel or the label has no pattern (a config error).
-        InputError: the root folder is missing, holds no subject folder, or two folder
-            names map to the same subject identifier.
+        InputError: the root or a group folder is missing, no subject folder is found, or
+            two names map to the same subject identifier.
     """
     patterns = _patterns(dataset)
     root = Path(dataset["root"])
-    if not root.is_dir():
-        raise InputError(root, "dataset folder not found")
-    found: dict[str, tuple[str, ...]] = {}
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
-            matched = [path for pattern in patterns.values() for path in _match(entry.path, pattern, entry.name)]
-            if matched or _has_files(entry.path):
-                found[entry.name] = tuple(dict.fromkeys(matched))
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}  # name -> (group, files)
+    for group, folder in group_folders(dataset):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                matched = [path for pattern in patterns.values() for path in _match(entry.path, pattern, entry.name)]
+                if matched or _has_files(entry.path):
+                    found[grouped_name(group, entry.name)] = (group, tuple(dict.fromkeys(matched)))
     if not found:
-        raise InputError(root, "no subject folders found (expected one folder per subject)")
+        hint = "" if dataset.get("groups") else "; split or class subfolders (train/, test/): set dataset.groups"
+        raise InputError(root, f"no subject folders found (expected one folder per subject{hint})")
     ids = unique_ids(found, str(root))
-    return [SubjectSource(ident, name, found[name]) for ident, name in ids.items()]
+    return [SubjectSource(ident, name, found[name][1], found[name][0]) for ident, name in ids.items()]
 
 
 def load(source: SubjectSource, dataset: dict) -> RawSubject:
-    """Read one subject's channels, label and optional mask.
+    """Read one subject's channels, label (None with ``labels: false``) and optional mask.
 
     Args:
         source: as listed by :func:`discover`.
@@ -92,23 +108,26 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
             more than once, unreadable or truncated, or not 3D.
     """
     patterns = _patterns(dataset)
-    folder = os.path.join(dataset["root"], source.name)
+    folder = os.path.join(dataset["root"], source.group, source.local_name)
     if not os.path.isdir(folder):
         raise InputError(folder, "subject folder not found")
-    paths = {role: _one(folder, pattern, source.name, role) for role, pattern in patterns.items()}
+    paths = {role: _one(folder, pattern, source.local_name, role) for role, pattern in patterns.items()}
     images = {name: read_image(paths[name]) for name in dataset["channels"]}
-    label = label_image(read_image(paths[LABEL], np.float64), paths[LABEL], dataset.get("label_map"))
+    label = None
+    if LABEL in paths:
+        label = label_image(read_image(paths[LABEL], np.float64), paths[LABEL], dataset.get("label_map"))
     mask = read_image(paths[MASK]) != 0 if MASK in paths else None
     return RawSubject(source.subject, images, label, paths, mask=mask, oriented=True)
 
 
 def _patterns(dataset: dict) -> dict[str, str]:
-    """Role -> pattern for the roles ``load`` reads: the channels, the label, the mask if any."""
+    """Role -> pattern for the roles ``load`` reads: the channels, the label (unless
+    ``labels: false``), the mask if any."""
     naming = dataset.get("naming") or "custom"
     if naming not in NAMING:
         raise ValueError(f"unknown dataset.naming {naming!r}; known: {sorted(NAMING)}")
     known = {**NAMING[naming], **(dataset.get("patterns") or {})}
-    roles = [*dataset["channels"], LABEL] + ([MASK] if MASK in known else [])
+    roles = [*dataset["channels"]] + ([LABEL] if wants_labels(dataset) else []) + ([MASK] if MASK in known else [])
     for role in roles:
         if not known.get(role):
             raise ValueError(

@@ -10,15 +10,18 @@ volumes with x along the columns (pass ``plane.T`` to :func:`base.image_from_arr
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import imageio.v3 as iio
 import numpy as np
 import tifffile
 
+from radsynth.data.base import apply_label_map, check_label_values
 from radsynth.io import InputError
 
-__all__ = ["EXTENSIONS", "channel_planes", "is_picture", "mask_plane", "picture_spacing", "read_picture"]
+__all__ = [
+    "EXTENSIONS", "channel_planes", "is_picture", "mask_plane", "merged_masks", "picture_spacing", "read_picture",
+]
 
 EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
@@ -106,6 +109,33 @@ def mask_plane(path: str, picture: np.ndarray) -> np.ndarray:
     if not np.array_equal(planes[0], np.round(planes[0])):
         raise InputError(path, "mask has values that are not whole numbers")
     return planes[0].astype(np.int32)
+
+
+def merged_masks(paths: Sequence[str], label_map: Mapping | None, classes: Sequence[int]) -> np.ndarray:
+    """Several masks of one picture as one int32 (rows, cols) label.
+
+    Each mask gets ``label_map`` first, then they merge by the voxel-wise maximum of their
+    classes: the union of the lesions for binary masks (BUSI's ``_mask``, ``_mask_1``).
+
+    Args:
+        paths: the mask files; the first sets the expected size.
+        label_map: raw value -> class (:func:`radsynth.data.base.apply_label_map`).
+        classes: the declared classes; with several masks each is checked against them
+            here, so the error names the mask that holds the stray value.
+
+    Raises:
+        InputError: naming a mask that is unreadable, of another size than the first, or
+            (several masks) with values outside the classes.
+    """
+    merged = None
+    for path in paths:
+        mask = apply_label_map(mask_plane(path, read_picture(path)), label_map)
+        if merged is not None and mask.shape != merged.shape:
+            raise InputError(path, f"mask shape {mask.shape} differs from {merged.shape} of {paths[0]}")
+        if len(paths) > 1:
+            check_label_values(mask, path, classes)
+        merged = mask if merged is None else np.maximum(merged, mask)
+    return merged
 
 
 def picture_spacing(dataset: dict) -> list[float]:

@@ -10,7 +10,9 @@ group files into subjects (default ``^(?P<subject>.+)_(?P<slice>\d+)$``)::
 
 Files whose stem does not match are ignored. A subject's slices are stacked in numeric slice
 order (9 before 10) into an (X, Y, Z) volume, x being the pictures' columns. Pictures are
-read with :mod:`radsynth.data.pictures`.
+read with :mod:`radsynth.data.pictures`. With ``dataset.groups`` the files are looked for
+under each group folder and a subject is named ``<group>/<subject>``; with ``labels:
+false`` mask files are neither needed nor read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from radsynth.data.base import LABEL, RawSubject, SubjectSource, image_from_array, label_image, unique_ids
+from radsynth.data.base import (
+    LABEL,
+    RawSubject,
+    SubjectSource,
+    group_folders,
+    grouped_name,
+    image_from_array,
+    label_image,
+    unique_ids,
+    wants_labels,
+)
 from radsynth.data.pictures import channel_planes, is_picture, mask_plane, picture_spacing, read_picture
 from radsynth.io import InputError
 
@@ -62,31 +74,35 @@ def discover(dataset: dict) -> list[SubjectSource]:
 
     Args:
         dataset: the ``dataset`` config section (``root``; optional ``subject_pattern``,
-            ``mask_suffix``).
+            ``mask_suffix``, ``groups``, ``labels``).
 
     Returns:
-        Sources sorted by subject id; ``files`` holds slices and masks in slice order.
+        Sources sorted by subject id; ``files`` holds slices and masks (none with
+        ``labels: false``) in slice order.
 
     Raises:
-        InputError: root missing, bad ``subject_pattern``, no matching file, or two
-            subject names map to the same id.
+        InputError: root or a group folder missing, bad ``subject_pattern``, no matching
+            file, or two subject names map to the same id.
     """
     root = Path(dataset["root"])
-    if not root.is_dir():
-        raise InputError(root, "dataset folder not found")
     regex, suffix = _settings(dataset)
+    labels = wants_labels(dataset)
     found: dict[str, list[tuple[int, str]]] = {}
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in filter(is_picture, names):
-            path = os.path.join(folder, name)
-            parsed = _parse(path, regex, suffix)
-            if parsed:
-                found.setdefault(parsed[0], []).append((parsed[1], path))
+    groups: dict[str, str] = {}
+    for group, top in group_folders(dataset):
+        for folder, dirs, names in os.walk(top):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in filter(is_picture, names):
+                path = os.path.join(folder, name)
+                parsed = _parse(path, regex, suffix)
+                if parsed and (labels or not parsed[2]):
+                    subject = grouped_name(group, parsed[0])
+                    found.setdefault(subject, []).append((parsed[1], path))
+                    groups[subject] = group
     if not found:
         raise InputError(root, f"no picture whose name matches subject_pattern {regex.pattern!r}")
     return [
-        SubjectSource(ident, name, tuple(path for _, path in sorted(found[name])))
+        SubjectSource(ident, name, tuple(path for _, path in sorted(found[name])), groups[name])
         for ident, name in unique_ids(found, str(root)).items()
     ]
 
@@ -100,7 +116,8 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
             ``spacing``, ``subject_pattern``, ``mask_suffix``).
 
     Returns:
-        Float32 (X, Y, Z) channels and an Int32 label (after ``label_map``),
+        Float32 (X, Y, Z) channels and an Int32 label (after ``label_map``; None with
+        ``labels: false``),
         ``oriented=False``, ``info["slices"]`` = the slice numbers in stacking order.
         ``paths`` name the folders of the slices and masks (no single file holds a stack).
 
@@ -110,11 +127,13 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
             not fit the declared channels.
     """
     regex, suffix = _settings(dataset)
+    labels = wants_labels(dataset)
     slices: dict[int, list[str]] = {}
     masks: dict[int, list[str]] = {}
     for path in source.files:
         _, number, is_mask = _parse(path, regex, suffix)
-        (masks if is_mask else slices).setdefault(number, []).append(path)
+        if labels or not is_mask:
+            (masks if is_mask else slices).setdefault(number, []).append(path)
     # Pairing problems first: they need no reads.
     for number, paths in [*slices.items(), *masks.items()]:
         if len(paths) > 1:
@@ -123,35 +142,43 @@ def load(source: SubjectSource, dataset: dict) -> RawSubject:
         if number not in slices:
             raise InputError(path, f"mask without its slice {number} of {source.name}")
     for number, (path,) in slices.items():
-        if number not in masks:
+        if labels and number not in masks:
             stem, ext = os.path.splitext(path)
             raise InputError(path, f"mask not found: expected {stem}{suffix}{ext}")
 
     channels = list(dataset["channels"])
     numbers = sorted(slices)
     stacks: list[list[np.ndarray]] = [[] for _ in channels]
-    labels: list[np.ndarray] = []
     reference = None  # (file, shape) of the first slice: every other must match it
+    label_planes: list[np.ndarray] = []
     for number in numbers:
-        path, mask_path = slices[number][0], masks[number][0]
+        path = slices[number][0]
         planes = channel_planes(path, read_picture(path), channels)
-        mask = mask_plane(mask_path, read_picture(mask_path))
         reference = reference or (path, planes[0].shape)
-        for file, plane in ((path, planes[0]), (mask_path, mask)):
+        read = [(path, planes[0])]
+        if labels:
+            mask_path = masks[number][0]
+            read.append((mask_path, mask_plane(mask_path, read_picture(mask_path))))
+            label_planes.append(read[-1][1].T)
+        for file, plane in read:
             if plane.shape != reference[1]:
                 raise InputError(file, f"shape {plane.shape} differs from {reference[1]} of {reference[0]}")
         for stack, plane in zip(stacks, planes):
             stack.append(plane.T)
-        labels.append(mask.T)
 
     spacing = picture_spacing(dataset)
     folder = os.path.commonpath([os.path.dirname(slices[n][0]) for n in numbers])
-    mask_folder = os.path.commonpath([os.path.dirname(masks[n][0]) for n in numbers])
-    return RawSubject(
+    raw = RawSubject(
         subject=source.subject,
         images={c: image_from_array(np.stack(s, axis=-1), spacing) for c, s in zip(channels, stacks)},
-        label=label_image(np.stack(labels, axis=-1), mask_folder, dataset.get("label_map"), spacing),
-        paths={**{c: folder for c in channels}, LABEL: mask_folder},
+        label=None,
+        paths={c: folder for c in channels},
         oriented=False,
         info={"slices": numbers},
+        pictures=True,
     )
+    if labels:
+        mask_folder = os.path.commonpath([os.path.dirname(masks[n][0]) for n in numbers])
+        raw.label = label_image(np.stack(label_planes, axis=-1), mask_folder, dataset.get("label_map"), spacing)
+        raw.paths[LABEL] = mask_folder
+    return raw

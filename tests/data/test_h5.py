@@ -171,3 +171,23 @@ def test_real_la2018():
     raw = h5.load(sources[0], dataset)
     assert raw.images["mri"].GetDimension() == 3
     check_subject(raw, dataset["classes"])
+
+
+def test_case_without_label_dataset(tmp_path):
+    make_case(tmp_path, "c1", label=None)
+    dataset = {"root": str(tmp_path), "channels": ["mri"], "classes": [1]}
+    (source,) = h5.discover(dataset)
+    with pytest.raises(InputError, match="no dataset 'label'"):
+        h5.load(source, dataset)
+    raw = h5.load(source, {**dataset, "labels": False})
+    assert raw.label is None and list(raw.paths) == ["mri"]
+    assert array_of(raw.images["mri"])[SPOT] == 100.0
+    check_subject(raw, [1])
+
+
+def test_groups_are_refused_for_kinds_without_group_folders(tmp_path):
+    from radsynth.data import discover
+
+    make_case(tmp_path / "train", "c1")
+    with pytest.raises(ValueError, match="kind h5 has no group folders"):
+        discover({"kind": "h5", "root": str(tmp_path), "channels": ["mri"], "classes": [1], "groups": True})

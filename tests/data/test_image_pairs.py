@@ -281,3 +281,133 @@ def test_real_busi():
         assert size[2] == 1 and raw.label.GetSize() == size
         assert set(np.unique(array_of(raw.label))) <= {0, 1}
     assert benign.name == "benign (10)" and raw.paths["label"].endswith(".png")
+
+
+# --- several masks per picture, class folders, pictures without masks ------------------------
+
+
+def lesion(rows, cols, box) -> np.ndarray:
+    """A 0/255 mask with one rectangular lesion ``box = (r0, r1, c0, c1)``."""
+    out = np.zeros((rows, cols), np.uint8)
+    out[box[0] : box[1], box[2] : box[3]] = 255
+    return out
+
+
+FIRST, SECOND = (1, 3, 1, 3), (5, 8, 6, 9)  # two lesions of one 10x12 picture, apart
+
+
+def expected_union() -> np.ndarray:
+    return ((lesion(10, 12, FIRST) | lesion(10, 12, SECOND)) // 255).T[..., None]
+
+
+def test_several_masks_beside_the_pictures_are_merged(tmp_path):
+    """The original BUSI release: benign (4)_mask.png and benign (4)_mask_1.png."""
+    folder = tmp_path / "busi"
+    write(folder / "benign (4).png", picture(10, 12))
+    write(folder / "benign (4)_mask.png", lesion(10, 12, FIRST))
+    write(folder / "benign (4)_mask_1.png", lesion(10, 12, SECOND))
+    write(folder / "benign (5).png", picture(10, 12, seed=1))
+    write(folder / "benign (5)_mask.png", lesion(10, 12, FIRST))
+    data = dataset(tmp_path, images="busi", masks="busi", mask_suffix="_mask")
+    sources = image_pairs.discover(data)
+    # The _mask_1 file is no subject of its own.
+    assert [s.subject for s in sources] == ["benign_4", "benign_5"]
+    assert [Path(f).name for f in sources[0].files] == ["benign (4).png", "benign (4)_mask.png",
+                                                        "benign (4)_mask_1.png"]
+    raw = image_pairs.load(sources[0], data)
+    np.testing.assert_array_equal(array_of(raw.label), expected_union())
+    assert raw.paths["label"] == str(folder / "benign (4)_mask.png")
+    assert raw.info["masks"] == [str(folder / "benign (4)_mask.png"), str(folder / "benign (4)_mask_1.png")]
+    check_subject(raw, data["classes"])
+
+
+def test_several_masks_in_a_separate_folder_are_merged(tmp_path):
+    write(tmp_path / "images" / "benign (4).png", picture(10, 12))
+    write(tmp_path / "masks" / "benign (4)_mask.png", lesion(10, 12, FIRST))
+    write(tmp_path / "masks" / "benign (4)_mask_1.png", lesion(10, 12, SECOND))
+    raw, data = load_one(tmp_path, mask_suffix="_mask")
+    np.testing.assert_array_equal(array_of(raw.label), expected_union())
+    assert array_of(raw.label).sum() == 2 * 2 + 3 * 3  # both lesions, nothing else
+    check_subject(raw, data["classes"])
+
+
+def test_further_masks_without_suffix_and_an_exact_name_wins(tmp_path):
+    write(tmp_path / "images" / "a.png", picture(10, 12))
+    write(tmp_path / "images" / "a_2.png", picture(10, 12, seed=2))
+    write(tmp_path / "masks" / "a.png", lesion(10, 12, FIRST))
+    write(tmp_path / "masks" / "a_1.png", lesion(10, 12, SECOND))
+    write(tmp_path / "masks" / "a_2.png", lesion(10, 12, SECOND))  # picture a_2's own mask
+    data = dataset(tmp_path)
+    first, second = image_pairs.discover(data)
+    assert [Path(f).name for f in first.files[1:]] == ["a.png", "a_1.png"]
+    assert [Path(f).name for f in second.files[1:]] == ["a_2.png"]
+    np.testing.assert_array_equal(array_of(image_pairs.load(first, data).label), expected_union())
+
+
+def test_merged_masks_map_labels_first_and_name_the_odd_mask(tmp_path):
+    write(tmp_path / "images" / "a.png", picture(10, 12))
+    write(tmp_path / "masks" / "a_m.png", lesion(10, 12, FIRST) // 255 * 7)  # raw value 7 -> class 2
+    write(tmp_path / "masks" / "a_m_1.png", lesion(10, 12, SECOND))
+    raw, _ = load_one(tmp_path, mask_suffix="_m", label_map={255: 1, 7: 2}, classes=[1, 2])
+    label = array_of(raw.label)[..., 0].T
+    assert (label[1:3, 1:3] == 2).all() and (label[5:8, 6:9] == 1).all() and (label > 0).sum() == 13
+    with pytest.raises(InputError, match=r"label values \[7\] are outside") as err:
+        load_one(tmp_path, mask_suffix="_m", label_map={255: 1})
+    assert err.value.path == str(tmp_path / "masks" / "a_m.png")
+    write(tmp_path / "masks" / "a_m_1.png", lesion(10, 13, SECOND))
+    with pytest.raises(InputError, match=r"mask shape \(10, 13\) differs from \(10, 12\)") as err:
+        load_one(tmp_path, mask_suffix="_m", label_map={255: 1, 7: 2}, classes=[1, 2])
+    assert err.value.path == str(tmp_path / "masks" / "a_m_1.png")
+    write(tmp_path / "masks" / "a_m_1.tif", lesion(10, 12, SECOND))
+    with pytest.raises(InputError, match="two files for one mask"):
+        load_one(tmp_path, mask_suffix="_m", label_map={255: 1, 7: 2}, classes=[1, 2])
+
+
+def busi_class_folders(root: Path) -> None:
+    """The original BUSI download: a folder per class, pictures and masks side by side."""
+    for group, stems in {"benign": ["benign (1)", "benign (4)"], "malignant": ["malignant (1)"],
+                         "normal": ["normal (1)"]}.items():
+        for i, stem in enumerate(stems):
+            write(root / group / f"{stem}.png", picture(10, 12, seed=i))
+            write(root / group / f"{stem}_mask.png", lesion(10, 12, FIRST) if group != "normal" else mask(10, 12) * 0)
+    write(root / "benign" / "benign (4)_mask_1.png", lesion(10, 12, SECOND))
+
+
+def test_class_folders_become_groups(tmp_path):
+    busi_class_folders(tmp_path)
+    (tmp_path / ".trash").mkdir()  # hidden: no group
+    data = dataset(tmp_path, images=".", masks=".", mask_suffix="_mask", groups=True)
+    sources = image_pairs.discover(data)
+    assert [(s.subject, s.name, s.group) for s in sources] == [
+        ("benign_benign_1", "benign/benign (1)", "benign"),
+        ("benign_benign_4", "benign/benign (4)", "benign"),
+        ("malignant_malignant_1", "malignant/malignant (1)", "malignant"),
+        ("normal_normal_1", "normal/normal (1)", "normal"),
+    ]
+    assert sources[1].local_name == "benign (4)" and len(sources[1].files) == 3
+    raw = image_pairs.load(sources[1], data)
+    np.testing.assert_array_equal(array_of(raw.label), expected_union())
+    assert raw.subject == "benign_benign_4"
+    # A list picks folders; one that is absent is named.
+    listed = image_pairs.discover({**data, "groups": ["malignant", "normal"]})
+    assert [s.group for s in listed] == ["malignant", "normal"]
+    with pytest.raises(InputError, match="group folder not found") as err:
+        image_pairs.discover({**data, "groups": ["benign", "cancer"]})
+    assert err.value.path == str(tmp_path / "cancer")
+    (tmp_path / "benign" / "benign (1)_mask.png").unlink()
+    with pytest.raises(InputError, match=r"mask not found: expected .*benign/benign \(1\)_mask\.png"):
+        image_pairs.load(image_pairs.discover(data)[0], data)
+
+
+def test_pictures_without_masks_with_labels_false(tmp_path):
+    write(tmp_path / "images" / "a.png", picture())
+    write(tmp_path / "images" / "b.png", picture(seed=3))
+    data = dataset(tmp_path, labels=False)  # no masks folder at all
+    sources = image_pairs.discover(data)
+    assert [s.files for s in sources] == [(str(tmp_path / "images" / "a.png"),),
+                                          (str(tmp_path / "images" / "b.png"),)]
+    raw = image_pairs.load(sources[0], data)
+    assert raw.label is None and "label" not in raw.paths and raw.pictures
+    check_subject(raw, data["classes"])
+    with pytest.raises(InputError, match="dataset folder not found"):
+        image_pairs.discover(dataset(tmp_path))  # labels wanted: the masks folder is needed

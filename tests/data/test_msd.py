@@ -192,3 +192,20 @@ def test_other_file_ending(tmp_path):
     (source,) = msd.discover(dataset)
     assert source.subject == "ct_1"
     check_subject(msd.load(source, dataset), [1])
+
+
+def test_cases_without_labels(tmp_path):
+    data = make_dataset(tmp_path, ["la_003", "la_004"], v1=["la_004"])
+    for path in (tmp_path / "labelsTr").iterdir():
+        path.unlink()
+    with pytest.raises(InputError, match="no label file"):
+        msd.discover(data)
+    data["labels"] = False
+    sources = msd.discover(data)
+    assert [s.subject for s in sources] == ["la_003", "la_004"]
+    assert [Path(f).name for f in sources[0].files] == ["la_003_0001.nii.gz", "la_003_0000.nii.gz"]
+    for source in sources:
+        raw = msd.load(source, data)
+        assert raw.label is None and "label" not in raw.paths
+        assert array_of(raw.images["adc"])[SPOT] == 101.0
+        check_subject(raw, [1])

@@ -350,3 +350,46 @@ def test_real_brats_like():
     assert raw.images["t1"].GetSize() == (240, 240, 155) == raw.label.GetSize()
     assert set(np.unique(array_of(raw.label))) <= {0, 1, 2, 4}
     check_subject(raw, dataset["classes"])
+
+
+# --- split subfolders (dataset.groups), subjects without labels ------------------------------
+
+
+def test_split_subfolders_are_groups(tmp_path):
+    """deepmedic's BraTS sample: train/ validation/ test/, each with subject folders."""
+    for group, names in {"train": ["s1", "s2"], "validation": ["s3"], "test": ["s1"]}.items():
+        for name in names:
+            make_subject(tmp_path / group, name, BRATS21)
+    dataset = {"root": str(tmp_path), "naming": "brats2021", "channels": ["t1", "t2"], "classes": [1]}
+    with pytest.raises(InputError, match="set dataset.groups"):
+        nifti.discover(dataset)  # the split folders hold no files: no subject
+    dataset["groups"] = True
+    sources = nifti.discover(dataset)
+    assert [(s.subject, s.name, s.group) for s in sources] == [
+        ("test_s1", "test/s1", "test"), ("train_s1", "train/s1", "train"), ("train_s2", "train/s2", "train"),
+        ("validation_s3", "validation/s3", "validation"),
+    ]
+    assert sources[0].files[0] == str(tmp_path / "test" / "s1" / "s1_t1.nii.gz")
+    raw = nifti.load(sources[0], dataset)  # {subject} in patterns is the folder name "s1"
+    assert raw.subject == "test_s1" and raw.paths["t2"] == str(tmp_path / "test" / "s1" / "s1_t2.nii.gz")
+    check_subject(raw, [1])
+
+
+def test_subjects_without_label_files(tmp_path):
+    """A BraTS 2023 case without -seg, or AURORA: usable with labels: false."""
+    for name in ("BraTS-GLI-00001-000", "BraTS-GLI-00002-000"):
+        for i, suffix in enumerate(("-t1n", "-t2w")):
+            write(tmp_path / name / f"{name}{suffix}.nii.gz", volume(i, value=100.0 + i))
+    dataset = {"root": str(tmp_path), "naming": "brats2023", "channels": ["t1n", "t2w"], "classes": [1]}
+    with pytest.raises(InputError, match=r"no file matches '\*-seg\.nii\*' for label"):
+        nifti.load(nifti.discover(dataset)[0], dataset)
+    dataset["labels"] = False
+    sources = nifti.discover(dataset)
+    assert [len(s.files) for s in sources] == [2, 2]
+    raw = nifti.load(sources[0], dataset)
+    assert raw.label is None and set(raw.paths) == {"t1n", "t2w"}
+    assert array_of(raw.images["t2w"])[SPOT] == 101.0
+    check_subject(raw, [1])
+    # A label file that is there is not read either: labels: false means none.
+    write(tmp_path / sources[0].name / f"{sources[0].name}-seg.nii.gz", segmentation() * 9)
+    assert nifti.load(nifti.discover(dataset)[0], dataset).label is None

@@ -200,3 +200,21 @@ def test_real_lgg():
         assert raw.images[name].GetSize() == (256, 256, n_slices)
     check_subject(raw, data["classes"])
     assert array_of(raw.label).max() == 1  # this patient has tumour
+
+
+def test_groups_and_slices_without_masks(tmp_path):
+    patient(tmp_path / "train", "P1", [1, 2])
+    patient(tmp_path / "test", "P2", [1])
+    data = dataset(tmp_path, groups=True)
+    sources = slices.discover(data)
+    assert [(s.subject, s.name, s.group) for s in sources] == [("test_P2", "test/P2", "test"),
+                                                               ("train_P1", "train/P1", "train")]
+    assert slices.load(sources[1], data).info["slices"] == [1, 2]
+    for path in tmp_path.rglob("*_mask.tif"):
+        path.unlink()
+    data = dataset(tmp_path, labels=False)
+    (source,) = [s for s in slices.discover(data) if s.subject == "P1"]
+    assert [Path(f).name for f in source.files] == ["P1_1.tif", "P1_2.tif"]
+    raw = slices.load(source, data)
+    assert raw.label is None and "label" not in raw.paths and raw.images["t1"].GetSize() == (COLS, ROWS, 2)
+    check_subject(raw, [1])

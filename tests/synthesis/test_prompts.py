@@ -29,3 +29,19 @@ def test_unknown_words_are_named():
     with pytest.raises(ValueError, match="has more than 8 words"):
         tokenize([["mri"] * (MAX_WORDS + 1)])
     check_terms(BUSI)
+
+
+def test_pathology_comes_from_the_class_folder_of_a_generated_busi(tmp_path):
+    """Class folders (benign/, malignant/) whose file names do not name the class."""
+    import imageio.v3 as iio
+
+    from radsynth.data import discover
+
+    for group in ("benign", "malignant"):
+        (tmp_path / group).mkdir()
+        iio.imwrite(tmp_path / group / "img 1.png", np.full((4, 5), 10, np.uint8))
+        iio.imwrite(tmp_path / group / "img 1_mask.png", np.zeros((4, 5), np.uint8))
+    sources = discover({"kind": "image_pairs", "root": str(tmp_path), "channels": ["us"], "classes": [1],
+                        "images": ".", "masks": ".", "mask_suffix": "_mask", "groups": True})
+    tokens = subject_tokens(BUSI, [s.subject for s in sources], names={s.subject: s.name for s in sources})
+    assert [describe(row) for row in tokens] == ["ultrasound breast benign", "ultrasound breast malignant"]

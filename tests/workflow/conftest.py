@@ -21,7 +21,7 @@ def tiny_run(tmp_path_factory):
     }  # fmt: skip
     (workdir / "export.yaml").write_text(
         "export: {nnunet: true}\n"
-        f"diffusion: {{pretrain: {{iterations: 10, pool: [{{dataset: {json.dumps(pool)}, preprocess: {{fit: resize, foreground: all}}}}]}}}}\n"
+        f"diffusion: {{pretrain: {{iterations: 10, pool: [{{dataset: {json.dumps(pool)}, preprocess: {{foreground: all}}}}]}}}}\n"
     )
     start = time.monotonic()
     done = snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny")

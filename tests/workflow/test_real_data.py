@@ -18,7 +18,7 @@ SHARED = REPO.parent / "shared" / "data"
 # preset -> (data folder, subjects, channels, in-plane size)
 PRESETS = {
     "brats_like": ("brats_like", 2, 4, (96, 96)),
-    "la2018_h5": ("la2018_h5", 12, 1, (112, 112)),
+    "la2018_h5": ("la2018_h5", 12, 1, (112, 80)),  # 1.25 mm, around the atrium
     "busi": ("busi", 80, 1, (128, 128)),
     "emitdiff_busi_cpu": ("busi", 80, 1, (64, 64)),
     "lgg_slices": ("lgg_kaggle3m", 6, 3, (128, 128)),
