@@ -186,3 +186,11 @@ def select_channels(packed: dict[str, np.ndarray], names: Sequence[str]) -> np.n
     if missing:
         raise ValueError(f"channels {missing} are not among the packed channels {packed_names}")
     return packed["image"][:, [packed_names.index(name) for name in names]]
+
+
+def without_subjects(packed: dict[str, np.ndarray], subjects: Sequence[str]) -> dict[str, np.ndarray]:
+    """The packed rows of every subject but ``subjects`` (per-row arrays only; ``channels``
+    and ``spacing`` are kept as they are)."""
+    keep = ~np.isin(packed["subject"], list(subjects))
+    rows = len(packed["subject"])
+    return {k: v[keep] if k not in ("channels", "spacing") and len(v) == rows else v for k, v in packed.items()}

@@ -296,9 +296,19 @@ def strata_from_table(subjects: Mapping[str, str], path: str | Path, column: str
     return strata
 
 
-def subjects_in(splits: pd.DataFrame, split: str) -> list[str]:
+def subjects_in(splits: pd.DataFrame, split: str, task: str | None = None) -> list[str]:
     """The subjects of one split, sorted: ``train``/``val``/``test``, or ``cv<f>_train`` /
-    ``cv<f>_test`` of the cross-validation folds (column ``cv_fold``)."""
+    ``cv<f>_test`` of the cross-validation folds (column ``cv_fold``).
+
+    Args:
+        splits: splits.tsv (or cv_folds.tsv) as a table.
+        split: the split's name.
+        task: leave out the subjects whose ``excluded`` column names this task (a channel the
+            task reads is a copy of another, :func:`radsynth.data.duplicates.subjects_to_drop`).
+    """
+    if task is not None and "excluded" in splits:
+        excluded = splits["excluded"].fillna("").astype(str).str.split(",").map(lambda tasks: task in tasks)
+        splits = splits[~excluded]
     match = re.fullmatch(r"cv(\d+)_(train|test)", split)
     if match is None:
         return sorted(splits.loc[splits["split"] == split, "subject"])

@@ -10,7 +10,8 @@ from radsynth.split import cross_validation_folds
 
 log = log_to(snakemake.log[0])
 splits = pd.read_csv(snakemake.input[0], sep="\t", keep_default_na=False)
-usable = splits[splits["split"] != "failed"]
+# Every subject that passed its checks and that segmentation may read (the comparison segments).
+usable = splits[(splits["split"] != "failed") & ~splits["excluded"].str.contains("segmentation")]
 strata = dict(zip(usable["subject"], usable["stratum"])) if (usable["stratum"] != "").any() else None
 folds = snakemake.params.folds
 try:

@@ -2,6 +2,7 @@
 
 from radsynth.io import load_arrays, save_arrays, write_csv
 from radsynth.logs import log_to
+from radsynth.pack import without_subjects
 from radsynth.provenance import write_provenance
 from radsynth.training.loop import job_device, set_threads
 from radsynth.translation.evaluate import evaluate_translation
@@ -14,7 +15,7 @@ wildcards = snakemake.wildcards
 translator = load_translator(snakemake.input.model, job_device(snakemake.params.device))
 metrics, examples = evaluate_translation(
     translator,
-    load_arrays(snakemake.input.test),
+    without_subjects(load_arrays(snakemake.input.test), snakemake.params.excluded),
     load_arrays(snakemake.input.misaligned) if snakemake.input.misaligned else None,
     snakemake.params.source,
     snakemake.params.target,

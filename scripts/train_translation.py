@@ -6,7 +6,7 @@ from functools import partial
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
-from radsynth.pack import select_channels
+from radsynth.pack import select_channels, without_subjects
 from radsynth.provenance import write_provenance
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -19,6 +19,8 @@ settings, misalign, wildcards = snakemake.params.settings, snakemake.params.misa
 unpaired = wildcards.setting == "unpaired"
 
 packed = load_arrays(snakemake.input.pairs)
+if "source" not in packed:  # aligned slices: without the subjects translation must not read
+    packed = without_subjects(packed, snakemake.params.excluded)
 augment = None
 if "source" in packed:  # stored misaligned pairs of one level
     source, target = packed["source"], packed["target"]
@@ -34,7 +36,7 @@ else:  # aligned slices: unpaired, or misaligned afresh for every batch
 
 validation = None
 if snakemake.input.val:
-    val = load_arrays(snakemake.input.val)
+    val = without_subjects(load_arrays(snakemake.input.val), snakemake.params.excluded)
     validation = Validation(
         source=select_channels(val, [settings["source"]]),
         target=select_channels(val, [settings["target"]]),

@@ -22,7 +22,9 @@ def _subject(root, name, t1=None):
     head[3:17, 3:15, :] = 100 + np.arange(14 * 12 * 6).reshape(14, 12, 6) % 7
     seg = np.zeros(SHAPE, np.uint8)
     seg[8:12, 7:11, 2:4] = 1
-    for role, array in {"t1": head if t1 is None else t1, "t2": head / 2, "seg": seg}.items():
+    t2 = head / 2
+    t2[3:17, 3:15, :] += np.arange(14 * 12 * 6).reshape(14, 12, 6) % 5  # another contrast, not a copy
+    for role, array in {"t1": head if t1 is None else t1, "t2": t2, "seg": seg}.items():
         write_nifti(root / name / f"{name}_{role}.nii.gz", array, np.eye(4))
 
 
@@ -33,11 +35,21 @@ def test_a_good_subject_gets_its_files_and_its_data_report_row(tmp_path):
     folder = tmp_path / "preprocessed" / "good"
     row = prepare_subject(source, dataset, {"size": [16, 16]}, folder)
     assert sorted(p.name for p in folder.iterdir()) == ["label.nii.gz", "mask.nii.gz", "t1.nii.gz", "t2.nii.gz"]
-    assert row["shape"] == "20x18x6" and row["prepared_shape"] == "16x16x6"
+    assert row["shape"] == "20x18x6" and row["preprocessed_shape"] == "16x16x6"
+    assert row["label_kept"] == 1.0 and row["warning"] == "" and row["duplicate_channels"] == ""
     label = np.asarray(nib.load(folder / "label.nii.gz").dataobj)
     assert label.sum() == 4 * 4 * 2 and row["label_1"] == 4 * 4 * 2  # the lesion kept whole
     t1 = np.asarray(nib.load(folder / "t1.nii.gz").dataobj)
     assert t1.min() == -1.0 and t1.max() <= 1.0
+
+
+def test_a_copied_channel_is_flagged_in_the_row(tmp_path):
+    _subject(tmp_path / "data", "copy")
+    write_nifti(tmp_path / "data" / "copy" / "copy_t2.nii.gz",
+                nib.load(tmp_path / "data" / "copy" / "copy_t1.nii.gz").get_fdata().astype(np.float32), np.eye(4))
+    dataset = _dataset(tmp_path / "data")
+    row = prepare_subject(discover(dataset)[0], dataset, {"size": [16, 16]}, tmp_path / "out" / "copy")
+    assert row["duplicate_channels"].startswith("t1=t2") and "same picture" in row["warning"]
 
 
 def test_a_bad_subject_raises_naming_the_file_and_leaves_nothing(tmp_path):

@@ -9,7 +9,6 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
-
 # The checkout: workflow/Snakefile sits one level below it.
 REPO = Path(workflow.basedir).parent
 # Jobs import the radsynth library from this checkout, in whatever environment they run
@@ -57,6 +56,7 @@ if DATASET["kind"] == "phantom":
 else:
     for _key in PHANTOM_KEYS:
         DATASET.pop(_key, None)
+LABELLED = DATASET["labels"]  # a dataset without labels runs the stages that need none
 TRANSLATION = config["translation"]
 SEGMENTATION = config["segmentation"]
 AUGMENTATION = config["augmentation"]
@@ -95,6 +95,12 @@ def check_channels():
 
 
 check_channels()
+if not LABELLED:
+    print(
+        "radsynth: dataset.labels is false - SDFs, segmentation, the generators, the "
+        "augmentation comparison and the nnU-Net export need labels and are left out",
+        file=sys.stderr,
+    )
 check_terms(DATASET["prompt"])
 if (
     TRANSLATION["spatial_dims"] == 3
@@ -207,16 +213,44 @@ def split_inputs():
     return files
 
 
-def subjects_of(split):
+def subjects_of(split, task=None):
     """Subjects of one split (train/val/test, read from splits.tsv once the split
     checkpoint has run), or cv<f>_train / cv<f>_test of the comparison's folds (cv_folds.tsv,
     the augmentation stage's own checkpoint, so the data stages never depend on the folds).
+    With a task (translation, segmentation), without the subjects excluded from it.
     """
     if split.startswith("cv"):
-        return subjects_in(
-            pd.read_csv(checkpoints.comparison_folds.get().output[0], sep="\t"), split
-        )
-    return subjects_in(pd.read_csv(checkpoints.split.get().output[0], sep="\t"), split)
+        folds = checkpoints.comparison_folds.get().output[0]
+        return subjects_in(pd.read_csv(folds, sep="\t"), split)
+    splits = pd.read_csv(
+        checkpoints.split.get().output[0], sep="\t", keep_default_na=False
+    )
+    return subjects_in(splits, split, task)
+
+
+def pack_subjects(split):
+    """The subjects packed as a split's slices or volumes: the segmentation task's when the
+    dataset has labels (segmenters, generators and the comparison read the packs), else the
+    translation task's."""
+    return subjects_of(split, "segmentation" if LABELLED else "translation")
+
+
+def excluded_from(task):
+    """Subjects a task must not read (one of its channels is a copy of another), all splits."""
+    splits = pd.read_csv(
+        checkpoints.split.get().output[0], sep="\t", keep_default_na=False
+    )
+    return sorted(splits.loc[splits["excluded"].str.contains(task), "subject"])
+
+
+def task_channels():
+    """The channels each task of this config reads (for dropping subjects with copies)."""
+    tasks = {}
+    if TRANSLATION["methods"]:
+        tasks["translation"] = [TRANSLATION["source"], TRANSLATION["target"]]
+    if LABELLED:
+        tasks["segmentation"] = list(SEGMENTATION["channels"])
+    return tasks
 
 
 def split_table(wildcards):
@@ -298,6 +332,8 @@ def segmentation_runs():
     """Runs named method-augmentation-labelled-s<seed> of the semi-supervised (DTC) table:
     each method at each ``labelled`` amount, and supervised with every label (the bound).
     """
+    if not LABELLED:
+        return []
     runs = ["supervised-none-100"]
     runs += [
         f"{method}-none-{labelled_token(amount)}"
@@ -316,8 +352,8 @@ def segmentation_train():
 
 
 def cv_folds():
-    """Folds of the augmentation comparison (none when it is off)."""
-    if not AUGMENTATION["methods"] or not AUGMENTATION["folds"]:
+    """Folds of the augmentation comparison (none when it is off or there are no labels)."""
+    if not LABELLED or not AUGMENTATION["methods"] or not AUGMENTATION["folds"]:
         return []
     return list(range(AUGMENTATION["folds"]))
 
@@ -424,7 +460,7 @@ def sdf_folder():
 def sdf_examples(wildcards):
     """Records of the training subjects' labels and SDF maps, for the report's SDF figure
     (which shows the most labelled ones)."""
-    subjects = subjects_of("train")
+    subjects = pack_subjects("train")
     return {
         "prepared": records("preprocess", subjects),
         "sdf": records(sdf_folder(), subjects),
@@ -433,13 +469,14 @@ def sdf_examples(wildcards):
 
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
-    tables = ["segmentation"]
-    figures = ["data", "sdf", "losses", "dice"]
+    tables = ["segmentation"] if LABELLED else []
+    figures = ["data", "sdf", "losses", "dice"] if LABELLED else ["data"]
     if DATASET["kind"] == "phantom":
         figures.append("phantom")
     if TRANSLATION["methods"]:
         tables += translation_tables()
         figures += ["misalignment", "translation", "noise_curve"]
+        figures += [] if LABELLED else ["losses"]
     if cv_folds():
         tables.append("augmentation")
     if cv_folds() and generators():
@@ -450,7 +487,7 @@ def final_outputs():
     )
     outputs += expand(f"{R}/figures/{{figure}}.png", figure=figures)
     outputs.append(f"{R}/data/subjects.tsv")
-    if config["export"]["nnunet"]:
+    if config["export"]["nnunet"] and LABELLED:
         outputs.append(nnunet_dir())
         if generators():
             outputs.append(nnunet_dir(synthetic=True))
@@ -492,7 +529,7 @@ def generator_models():
     """(pack, generator) of every generator trained: each fold's training set for the
     augmentation comparison, the train split for the synthetic nnU-Net export."""
     models = [(f"cv{fold}_train", g) for fold in cv_folds() for g in generators()]
-    if config["export"]["nnunet"] and generators():
+    if config["export"]["nnunet"] and LABELLED and generators():
         models.append(("train", export_generator()))
     return models
 
@@ -501,7 +538,8 @@ def packed_splits():
     """Splits packed as slices (rule pack) and as volumes (rule pack_volumes)."""
     packs = {"slices": [], "volumes": []}
     volumetric = {2: "slices", 3: "volumes"}
-    packs[volumetric[SEGMENTATION["spatial_dims"]]].append("train")
+    if LABELLED:
+        packs[volumetric[SEGMENTATION["spatial_dims"]]].append("train")
     packs[volumetric[TRANSLATION["spatial_dims"]]].extend(aligned_splits())
     slices, volumes = packs["slices"], packs["volumes"]
     slices += [f"cv{fold}_train" for fold in cv_folds()]
@@ -509,8 +547,8 @@ def packed_splits():
     return list(dict.fromkeys(slices)), list(dict.fromkeys(volumes))
 
 
-def subjects_of_splits(splits):
-    return sorted({subject for split in splits for subject in subjects_of(split)})
+def subjects_of_splits(splits, task=None):
+    return sorted({s for split in splits for s in subjects_of(split, task)})
 
 
 def batches_of(subjects):
@@ -538,13 +576,15 @@ def job_patterns():
         "comparison_folds": [""] if folds else [],
         "pack": slices,
         "pack_volumes": volumes,
-        "sdf": batches_of(subjects_of_splits(slices)),
-        "sdf_volume": batches_of(subjects_of_splits(volumes)),
-        "sdf_figure": [""],
+        "sdf": (
+            batches_of(subjects_of_splits(slices, "segmentation")) if LABELLED else []
+        ),
+        "sdf_volume": batches_of(subjects_of_splits(volumes, "segmentation")),
+        "sdf_figure": [""] if LABELLED else [],
         "misalign": [
             f"level{level}_{batch}"
             for level in levels
-            for batch in batches_of(subjects_of_splits(pair_splits))
+            for batch in batches_of(subjects_of_splits(pair_splits, "translation"))
         ],
         "pack_pairs": [f"level{level}_{s}" for level in levels for s in pair_splits],
         "misalign_figure": [""] if translation else [],
@@ -569,12 +609,12 @@ def job_patterns():
         "synthetic_figure": [""] if folds and generators() else [],
         "train_segmentation": segmentation_runs(),
         "evaluate_segmentation": segmentation_runs(),
-        "segmentation_tables": [""],
-        "dice_figure": [""],
-        "loss_figure": [""],
-        "export_nnunet": [""] if config["export"]["nnunet"] else [],
+        "segmentation_tables": [""] if LABELLED else [],
+        "dice_figure": [""] if LABELLED else [],
+        "loss_figure": [""] if LABELLED or translation else [],
+        "export_nnunet": [""] if config["export"]["nnunet"] and LABELLED else [],
         "export_nnunet_synthetic": (
-            [""] if config["export"]["nnunet"] and generators() else []
+            [""] if config["export"]["nnunet"] and LABELLED and generators() else []
         ),
     }
     return {name: patterns for name, patterns in jobs.items() if patterns}

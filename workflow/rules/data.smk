@@ -91,8 +91,11 @@ checkpoint split:
         "../../envs/cpu.yaml"
     params:
         names=subject_names(),
+        groups={subject: source.group for subject, source in SOURCES.items()},
         options=config["split"],
         seed=config["seed"],
+        duplicates=DATASET["duplicate_channels"],
+        tasks=task_channels(),
     script:
         "../../scripts/split.py"
 
@@ -100,8 +103,10 @@ checkpoint split:
 rule pack:
     input:
         splits=f"{R}/splits.tsv",
-        prepared=lambda wildcards: records("preprocess", subjects_of(wildcards.split)),
-        sdf=lambda wildcards: records("sdf", subjects_of(wildcards.split)),
+        prepared=lambda wildcards: records("preprocess", pack_subjects(wildcards.split)),
+        sdf=lambda wildcards: (
+            records("sdf", pack_subjects(wildcards.split)) if LABELLED else []
+        ),
     output:
         f"{R}/packed/{{split}}.npz",
     log:
@@ -113,10 +118,12 @@ rule pack:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject_dirs=lambda wildcards: subject_dirs(subjects_of(wildcards.split)),
-        sdf=lambda wildcards: [
-            f"{R}/sdf/{s}.nii.gz" for s in subjects_of(wildcards.split)
-        ],
+        subject_dirs=lambda wildcards: subject_dirs(pack_subjects(wildcards.split)),
+        sdf=lambda wildcards: (
+            [f"{R}/sdf/{s}.nii.gz" for s in pack_subjects(wildcards.split)]
+            if LABELLED
+            else None
+        ),
         channels=DATASET["channels"],
         min_foreground=config["preprocess"]["min_foreground"],
     script:
@@ -157,8 +164,8 @@ rule prepare:
 rule pack_volumes:
     input:
         splits=f"{R}/splits.tsv",
-        prepared=lambda wildcards: records("preprocess", subjects_of(wildcards.split)),
-        sdf=lambda wildcards: records("sdf3d", subjects_of(wildcards.split)),
+        prepared=lambda wildcards: records("preprocess", pack_subjects(wildcards.split)),
+        sdf=lambda wildcards: records("sdf3d", pack_subjects(wildcards.split)),
     output:
         f"{R}/packed/volumes/{{split}}.npz",
     log:
@@ -170,9 +177,9 @@ rule pack_volumes:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject_dirs=lambda wildcards: subject_dirs(subjects_of(wildcards.split)),
+        subject_dirs=lambda wildcards: subject_dirs(pack_subjects(wildcards.split)),
         sdf=lambda wildcards: [
-            f"{R}/sdf3d/{s}.nii.gz" for s in subjects_of(wildcards.split)
+            f"{R}/sdf3d/{s}.nii.gz" for s in pack_subjects(wildcards.split)
         ],
         channels=DATASET["channels"],
     script:

@@ -6,7 +6,7 @@ rule export_nnunet:
         splits=f"{R}/splits.tsv",
         prepared=lambda wildcards: records(
             "preprocess",
-            subjects_of("train") + subjects_of("val") + subjects_of("test"),
+            pack_subjects("train") + pack_subjects("val") + pack_subjects("test"),
         ),
     output:
         directory(nnunet_dir()),
@@ -30,7 +30,7 @@ use rule export_nnunet as export_nnunet_synthetic with:
         splits=f"{R}/splits.tsv",
         prepared=lambda wildcards: records(
             "preprocess",
-            subjects_of("train") + subjects_of("val") + subjects_of("test"),
+            pack_subjects("train") + pack_subjects("val") + pack_subjects("test"),
         ),
         synthetic=lambda wildcards: f"{R}/synthetic/train/{export_generator()}.npz",
     output:

@@ -31,7 +31,7 @@ rule pack_pairs:
     input:
         splits=f"{R}/splits.tsv",
         pairs=lambda wildcards: records(
-            "misalign", subjects_of(wildcards.split), wildcards.level
+            "misalign", subjects_of(wildcards.split, "translation"), wildcards.level
         ),
     output:
         f"{R}/packed/level{{level}}/{{split}}.npz",
@@ -47,7 +47,7 @@ rule pack_pairs:
     params:
         pair_dirs=lambda wildcards: expand(
             f"{R}/misaligned/{{subject}}/level{{level}}",
-            subject=subjects_of(wildcards.split),
+            subject=subjects_of(wildcards.split, "translation"),
             level=wildcards.level,
         ),
         min_foreground=config["preprocess"]["min_foreground"],

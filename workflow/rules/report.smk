@@ -190,7 +190,9 @@ rule misalign_figure:
         pairs=lambda wildcards: [
             record
             for level in translation_levels()
-            for record in records("misalign", subjects_of("test")[:1], level)
+            for record in records(
+                "misalign", subjects_of("test", "translation")[:1], level
+            )
         ],
     output:
         report(
@@ -206,11 +208,11 @@ rule misalign_figure:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subject=lambda wildcards: subjects_of("test")[0],
+        subject=lambda wildcards: subjects_of("test", "translation")[0],
         levels=translation_levels(),
         pair_dirs=lambda wildcards: expand(
             f"{R}/misaligned/{{subject}}/level{{level}}",
-            subject=subjects_of("test")[:1],
+            subject=subjects_of("test", "translation")[:1],
             level=translation_levels(),
         ),
         names=[TRANSLATION["source"], TRANSLATION["target"]],
@@ -235,12 +237,12 @@ rule sdf_figure:
     conda:
         "../../envs/cpu.yaml"
     params:
-        subjects=lambda wildcards: subjects_of("train"),
+        subjects=lambda wildcards: pack_subjects("train"),
         labels=lambda wildcards: [
-            f"{R}/preprocessed/{s}/label.nii.gz" for s in subjects_of("train")
+            f"{R}/preprocessed/{s}/label.nii.gz" for s in pack_subjects("train")
         ],
         sdf=lambda wildcards: [
-            f"{R}/{sdf_folder()}/{s}.nii.gz" for s in subjects_of("train")
+            f"{R}/{sdf_folder()}/{s}.nii.gz" for s in pack_subjects("train")
         ],
         classes=DATASET["classes"],
         rows=3,

@@ -38,7 +38,9 @@ rule train_segmentation:
 rule evaluate_segmentation:
     input:
         model=f"{R}/models/segmentation/{{run}}.pt",
-        prepared=lambda wildcards: records("preprocess", subjects_of("test")),
+        prepared=lambda wildcards: records(
+            "preprocess", subjects_of("test", "segmentation")
+        ),
     output:
         metrics=f"{R}/metrics/segmentation/{{run}}.csv",
         predictions=directory(f"{R}/predictions/segmentation/{{run}}"),
@@ -52,7 +54,7 @@ rule evaluate_segmentation:
     resources:
         gpu=1,
     params:
-        subject_dirs=lambda wildcards: subject_dirs(subjects_of("test")),
+        subject_dirs=lambda wildcards: subject_dirs(subjects_of("test", "segmentation")),
         method=lambda wildcards: wildcards.run.split("-", 1)[0],
         setting=lambda wildcards: wildcards.run.split("-", 1)[1],
         channels=SEGMENTATION["channels"],

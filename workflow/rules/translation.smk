@@ -5,6 +5,7 @@ rule train_translation:
     input:
         pairs=translation_pairs,
         val=translation_validation,
+        splits=f"{R}/splits.tsv",
     output:
         model=f"{R}/models/translation/{{method}}_{{setting}}.pt",
         sidecar=f"{R}/models/translation/{{method}}_{{setting}}.json",
@@ -23,6 +24,7 @@ rule train_translation:
     resources:
         gpu=1,
     params:
+        excluded=lambda wildcards: excluded_from("translation"),
         settings=TRANSLATION,
         misalign=config["misalign"],
         seed=config["seed"],
@@ -38,6 +40,7 @@ rule evaluate_translation:
         model=f"{R}/models/translation/{{method}}_{{setting}}.pt",
         test=aligned("test"),
         misaligned=misaligned_test,
+        splits=f"{R}/splits.tsv",
     output:
         metrics=f"{R}/metrics/translation/{{method}}_{{setting}}.csv",
         examples=f"{R}/examples/translation/{{method}}_{{setting}}.npz",
@@ -54,6 +57,7 @@ rule evaluate_translation:
     resources:
         gpu=1,
     params:
+        excluded=lambda wildcards: excluded_from("translation"),
         source=TRANSLATION["source"],
         target=TRANSLATION["target"],
         device=config["device"],
