@@ -30,11 +30,20 @@ _preset_path = REPO / "config" / "scales" / f"{_scale}.yaml"
 if not _preset_path.exists():
     raise ValueError(f"config: unknown scale {_scale!r} (no {_preset_path})")
 _merged = deep_merge(yaml.safe_load(_preset_path.read_text()) or {}, config)
-# YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings.
-_merged.get("dataset", {})["label_map"] = {
-    str(key): value
-    for key, value in (_merged.get("dataset", {}).get("label_map") or {}).items()
-}
+
+
+def string_label_keys(dataset):
+    """YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings."""
+    if isinstance(dataset, dict):
+        dataset["label_map"] = {
+            str(key): value for key, value in (dataset.get("label_map") or {}).items()
+        }
+
+
+# The task's dataset and every pool dataset (the schema checks the rest of their shape).
+string_label_keys(_merged.get("dataset"))
+for _entry in ((_merged.get("diffusion") or {}).get("pretrain") or {}).get("pool") or []:
+    string_label_keys(_entry.get("dataset") if isinstance(_entry, dict) else None)
 config.clear()
 config.update(_merged)
 validate(config, "../schemas/config.schema.yaml")
