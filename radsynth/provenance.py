@@ -20,6 +20,8 @@ the model or table itself does not.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -99,6 +101,20 @@ def write_provenance(
     for path in targets:
         output = {"path": path, "sha256": file_hash(path) if os.path.isfile(path) else None}
         write_json(sidecar_path(path), {**record, "output": output})
+
+
+@functools.cache
+def package_hash() -> str:
+    """SHA-256 over the ``.py`` files of the ``radsynth`` package: which code is running.
+
+    Unlike :func:`git_state` it works for an installed copy and sees uncommitted edits. The
+    hash covers names (relative, ``/``-separated) and contents, so it is the same wherever the
+    package lies; computed once per process (a hundred small files).
+    """
+    package = Path(__file__).resolve().parent
+    names = sorted(path.relative_to(package).as_posix() for path in package.rglob("*.py"))
+    manifest = "".join(f"{file_hash(package / name)}  {name}\n" for name in names)
+    return hashlib.sha256(manifest.encode()).hexdigest()
 
 
 def git_state() -> dict[str, Any] | None:
