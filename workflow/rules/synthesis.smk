@@ -29,6 +29,9 @@ rule pool_slices:
             POOL[wildcards.name]["channels"],
             len(SEGMENTATION["channels"]),
         ),
+        # The job refuses pool subjects whose files have the content of task files. The task's
+        # files are no inputs: editing one would re-run the pool and the pretraining on it.
+        task=DATASET,
     script:
         "../../scripts/pool_slices.py"
 
