@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Iterable
@@ -30,12 +31,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from radsynth.io import file_hash, package_versions, write_json
+from radsynth.io import InputError, file_hash, package_versions, write_json
 
 MODEL_SUFFIXES = (".pt",)
 TABLE_SUFFIXES = (".csv", ".tsv", ".md", ".tex", ".html")
 SIDECAR_SUFFIX = ".provenance.json"
 _GIT_TIMEOUT_S = 30
+# The checkpoint sidecar's key for the subjects whose data the weights were trained on.
+TRAINING_SUBJECTS = "training_subjects"
+_SHOWN = 5  # overlapping subjects named in an error
+
+logger = logging.getLogger("radsynth")
 
 
 def provenance(config: dict, inputs: Iterable[str | os.PathLike]) -> dict[str, Any]:
@@ -101,6 +107,38 @@ def write_provenance(
     for path in targets:
         output = {"path": path, "sha256": file_hash(path) if os.path.isfile(path) else None}
         write_json(sidecar_path(path), {**record, "output": output})
+
+
+def check_pretrained(path: str | os.PathLike, sidecar: dict, held_out: Iterable[str]) -> None:
+    """Refuse pretrained weights that were trained on a subject some evaluation tests on.
+
+    Fine-tuning from them would let every fold's model see those test subjects. Weights
+    without a record of their subjects (a user's own, trained elsewhere) cannot be checked:
+    they are accepted with a warning.
+
+    Args:
+        path: the checkpoint (named in the error).
+        sidecar: its JSON sidecar; :data:`TRAINING_SUBJECTS` lists the subjects it saw.
+        held_out: the subjects any fold tests on (:func:`radsynth.split.held_out_subjects`).
+
+    Raises:
+        InputError: naming the checkpoint, a few overlapping subjects and the reason.
+    """
+    recorded = sidecar.get(TRAINING_SUBJECTS)
+    if recorded is None:
+        logger.warning(
+            "%s records no training subjects: it cannot be checked for test subjects, and is "
+            "used as weights trained on other data", path,
+        )  # fmt: skip
+        return
+    overlap = sorted(set(map(str, recorded)) & set(map(str, held_out)))
+    if overlap:
+        shown = ", ".join(overlap[:_SHOWN]) + (f" and {len(overlap) - _SHOWN} more" if len(overlap) > _SHOWN else "")
+        raise InputError(
+            path,
+            f"pretrained on {len(overlap)} subject(s) that a fold tests on ({shown}): fine-tuning "
+            "from it would leak test subjects into training; use weights trained on other data",
+        )
 
 
 @functools.cache

@@ -13,8 +13,14 @@ import pytest
 
 import radsynth.io
 import radsynth.provenance
-from radsynth.io import PACKAGES, file_hash
-from radsynth.provenance import git_state, provenance, sidecar_path, write_provenance
+from radsynth.io import PACKAGES, InputError, file_hash
+from radsynth.provenance import (
+    check_pretrained,
+    git_state,
+    provenance,
+    sidecar_path,
+    write_provenance,
+)
 
 REPO = Path(radsynth.provenance.__file__).resolve().parents[1]
 # As Snakemake passes it: tuples, YAML integer keys beside string keys, a Path.
@@ -135,6 +141,23 @@ def test_sidecar_is_written_atomically(inputs, tmp_path, monkeypatch):
         write_provenance([table], {**CONFIG, "seed": 1}, inputs)
     assert sidecar.read_text() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", "train.npz", "table.csv", sidecar.name])
+
+
+def test_pretrained_weights_trained_on_a_test_subject_are_refused(caplog):
+    held_out = ["case_01", "case_02", "case_03", "case_04", "case_05", "case_06", "case_07"]
+    sidecar = {"training_subjects": ["case_02", "case_07", "other_1"], "architecture": {}}
+    with pytest.raises(InputError, match=r"base\.pt: pretrained on 2 subject\(s\) that a fold tests on \(case_02, case_07\): .*leak"):
+        check_pretrained("base.pt", sidecar, held_out)
+    # Many overlapping subjects: a few are named, with the count of the rest.
+    with pytest.raises(InputError, match=r"on 7 subject\(s\) .*\(case_01, case_02, case_03, case_04, case_05 and 2 more\)"):
+        check_pretrained("base.pt", {"training_subjects": held_out}, held_out)
+    # Other subjects only: accepted silently.
+    check_pretrained("base.pt", {"training_subjects": ["other_1", "other_2"]}, held_out)
+    assert caplog.text == ""
+    # No record of its subjects (weights trained elsewhere): accepted with a warning.
+    with caplog.at_level("WARNING", logger="radsynth"):
+        check_pretrained("mine.pt", {"architecture": {}}, held_out)
+    assert "mine.pt records no training subjects" in caplog.text
 
 
 def git(*args):

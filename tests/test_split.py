@@ -5,6 +5,7 @@ from radsynth.io import InputError
 from radsynth.split import (
     cross_validation_folds,
     fixed_split,
+    held_out_subjects,
     labelled_subset,
     split_subjects,
     strata_from_pattern,
@@ -133,3 +134,13 @@ def test_cross_validation_folds_hold_out_every_subject_once_and_keep_strata():
         cross_validation_folds(names[:2], 3, seed=0)
     with pytest.raises(ValueError, match="cross-validation"):
         subjects_in(splits.drop(columns="cv_fold"), "cv0_train")
+
+
+def test_held_out_subjects_are_the_test_split_and_every_folds_test_subjects():
+    splits = pd.DataFrame({"subject": ["a", "b", "c", "d", "e"], "split": ["train", "test", "val", "train", "unused"]})
+    assert held_out_subjects(splits) == ["b"]
+    # With the comparison's folds every subject is some fold's test subject.
+    folds = splits.assign(cv_fold=[0, 1, 0, 1, None])
+    assert held_out_subjects(folds) == ["a", "b", "c", "d"]
+    # splits.tsv read back: numeric-looking names stay names.
+    assert held_out_subjects(pd.DataFrame({"subject": [7], "split": ["test"]})) == ["7"]

@@ -300,6 +300,15 @@ def pretrained_input(wildcards):
     return DIFFUSION["pretrained"] or []
 
 
+def pretrained_splits(wildcards):
+    """The split, when a local checkpoint (diffusion.pretrained) is fine-tuned: the job refuses
+    one trained on a subject that some fold tests on. (The pool's own model is not checked by
+    name: check_pool's content check keeps the task's data out of the pool.)"""
+    if not POOL and DIFFUSION["pretrained"]:
+        return f"{R}/splits.tsv"
+    return []
+
+
 def pool_files(wildcards):
     """The source files of one pool dataset (rule inputs, so edits trigger a re-run)."""
     return [

@@ -124,6 +124,7 @@ rule train_diffusion:
         train=f"{R}/packed/{{pack}}.npz",
         autoencoder=autoencoder_input,
         pretrained=pretrained_input,
+        splits=pretrained_splits,
     output:
         model=f"{R}/models/synthesis/{{pack}}/diffusion.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/diffusion.json",
