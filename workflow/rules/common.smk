@@ -42,7 +42,8 @@ def string_label_keys(dataset):
 
 # The task's dataset and every pool dataset (the schema checks the rest of their shape).
 string_label_keys(_merged.get("dataset"))
-for _entry in ((_merged.get("diffusion") or {}).get("pretrain") or {}).get("pool") or []:
+_pool = ((_merged.get("diffusion") or {}).get("pretrain") or {}).get("pool") or []
+for _entry in _pool:
     string_label_keys(_entry.get("dataset") if isinstance(_entry, dict) else None)
 config.clear()
 config.update(_merged)
