@@ -2,7 +2,7 @@
 
 from radsynth.io import write_csv
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.split import (
     cross_validation_folds,
     fixed_split,
@@ -28,8 +28,8 @@ if snakemake.params.cv_folds:
     # The augmentation comparison's k folds, over every subject, kept beside the split.
     folds = cross_validation_folds(list(subjects), snakemake.params.cv_folds, snakemake.params.seed, strata)
     splits["cv_fold"] = splits["subject"].map(folds)
-write_csv(snakemake.output[0], splits, sep="\t")
-log.info("split sizes: %s", splits["split"].value_counts().to_dict())
-if options["stratify"]:
-    log.info("by stratum: %s", splits.groupby(["split", "stratum"]).size().to_dict())
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_csv(snakemake.output[0], splits, sep="\t")
+    log.info("split sizes: %s", splits["split"].value_counts().to_dict())
+    if options["stratify"]:
+        log.info("by stratum: %s", splits.groupby(["split", "stratum"]).size().to_dict())

@@ -6,7 +6,7 @@ import pandas as pd
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import TRAINING_SUBJECTS, check_pretrained, write_provenance
+from radsynth.provenance import TRAINING_SUBJECTS, check_pretrained, provenance_sidecars
 from radsynth.split import held_out_subjects
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
@@ -66,7 +66,7 @@ sidecar = {
     TRAINING_SUBJECTS: subjects,
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("diffusion: %.1f images/s", result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("diffusion: %.1f images/s", result.images_per_second)
