@@ -303,7 +303,7 @@ def pretrained_input(wildcards):
 
 def pretrained_splits(wildcards):
     """The split, when a local checkpoint (diffusion.pretrained) is fine-tuned: the job refuses
-    one trained on a subject that some fold tests on. (The pool's own model is not checked by
+    one trained on a subject that some fold tests on. (The pool's model is not checked by
     subject name, which other datasets may share: pool_slices refuses the task's files.)"""
     if not POOL and DIFFUSION["pretrained"]:
         return f"{R}/splits.tsv"
