@@ -303,8 +303,8 @@ def pretrained_input(wildcards):
 
 def pretrained_splits(wildcards):
     """The split, when a local checkpoint (diffusion.pretrained) is fine-tuned: the job refuses
-    one trained on a subject that some fold tests on. (The pool's model is not checked by
-    subject name, which other datasets may share: pool_slices refuses the task's files.)"""
+    one trained on a subject that some fold tests on. The pool's model is not checked by
+    subject name (other datasets may share names): pool_slices refuses task files."""
     if not POOL and DIFFUSION["pretrained"]:
         return f"{R}/splits.tsv"
     return []
