@@ -2,6 +2,9 @@
 
 Every writer here is atomic: it writes to a temporary name in the destination folder and
 renames on success, so a crash never leaves a half-written output for the next rule to read.
+Just before that rename the hooks in :data:`BEFORE_RENAME` run: that is where a result's
+provenance sidecar is written (:func:`radsynth.provenance.provenance_sidecars`), so a result
+never exists without it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,10 @@ class InputError(ValueError):
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+# Called as ``hook(path, tmp)`` once a file is complete at ``tmp``, just before it is renamed
+# onto ``path``; an exception from a hook leaves ``path`` untouched.
+BEFORE_RENAME: list[Callable[[Path, Path], None]] = []
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -50,6 +57,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; outputs are shared
     try:
         yield tmp
+        for hook in list(BEFORE_RENAME):
+            hook(path, tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -318,6 +318,15 @@ def subjects_in(splits: pd.DataFrame, split: str, task: str | None = None) -> li
     return sorted(splits.loc[held_out if match.group(2) == "test" else ~held_out, "subject"])
 
 
+def held_out_subjects(splits: pd.DataFrame) -> list[str]:
+    """Every subject some evaluation tests on, sorted: the ``test`` split and, with
+    cross-validation folds (column ``cv_fold``), each fold's held-out subjects."""
+    held_out = splits["split"] == "test"
+    if "cv_fold" in splits:
+        held_out |= splits["cv_fold"].notna()
+    return sorted(splits.loc[held_out, "subject"].astype(str))
+
+
 def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> list[str]:
     """The training subjects whose labels a semi-supervised run may use.
 

@@ -2,7 +2,7 @@
 generator's structure consistency) and the synthesis quality table."""
 
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.report.tables import read_metrics, write_table
 from radsynth.synthesis.tables import augmentation_table, synthesis_table
 
@@ -17,8 +17,8 @@ def paths(table):
 
 
 summary, table = augmentation_table(segmentation, synthesis, order)
-write_table(summary, table, paths("augmentation"), "Segmentation with each augmentation, mean ± std over folds.")
-summary, table = synthesis_table(synthesis, order)
-write_table(summary, table, paths("synthesis"), "Synthetic pairs scored by the real-data segmenter, over folds.")
-log.info("tables written")
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_table(summary, table, paths("augmentation"), "Segmentation with each augmentation, mean ± std over folds.")
+    summary, table = synthesis_table(synthesis, order)
+    write_table(summary, table, paths("synthesis"), "Synthetic pairs scored by the real-data segmenter, over folds.")
+    log.info("tables written")

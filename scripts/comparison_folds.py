@@ -5,7 +5,7 @@ import pandas as pd
 
 from radsynth.io import write_csv
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.split import cross_validation_folds
 
 log = log_to(snakemake.log[0])
@@ -22,6 +22,6 @@ except ValueError as error:
         "(and at least 2), or augmentation.methods: [] to leave the comparison out"
     ) from error
 table = pd.DataFrame({"subject": list(fold_of), "cv_fold": list(fold_of.values())}).sort_values("subject")
-write_csv(snakemake.output[0], table, sep="\t")
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_csv(snakemake.output[0], table, sep="\t")
 log.info("fold sizes: %s", table["cv_fold"].value_counts().sort_index().to_dict())
-write_provenance(snakemake.output, snakemake.config, snakemake.input)

@@ -6,7 +6,7 @@ import numpy as np
 
 from radsynth.io import read_nifti, spacing_of, write_csv, write_nifti
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.segmentation.evaluate import evaluate_segmentation
 from radsynth.segmentation.trainer import load_segmenter
 from radsynth.training.loop import job_device, set_threads
@@ -40,6 +40,6 @@ metrics, predictions = evaluate_segmentation(
 )
 for name, prediction in predictions.items():
     write_nifti(Path(snakemake.output.predictions) / f"{name}.nii.gz", prediction, affines[name])
-write_csv(snakemake.output.metrics, metrics)
-log.info("mean dice %.3f", metrics.loc[metrics["metric"] == "dice", "value"].mean())
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_csv(snakemake.output.metrics, metrics)
+    log.info("mean dice %.3f", metrics.loc[metrics["metric"] == "dice", "value"].mean())

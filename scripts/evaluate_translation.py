@@ -3,7 +3,7 @@
 from radsynth.io import load_arrays, save_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import without_subjects
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.training.loop import job_device, set_threads
 from radsynth.translation.evaluate import evaluate_translation
 from radsynth.translation.translator import load_translator
@@ -22,7 +22,7 @@ metrics, examples = evaluate_translation(
     method=wildcards.method,
     setting=wildcards.setting,
 )
-write_csv(snakemake.output.metrics, metrics)
-save_arrays(snakemake.output.examples, **examples)
-log.info("\n%s", metrics.groupby("metric")["value"].mean().to_string())
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_csv(snakemake.output.metrics, metrics)
+    save_arrays(snakemake.output.examples, **examples)
+    log.info("\n%s", metrics.groupby("metric")["value"].mean().to_string())

@@ -5,7 +5,7 @@ import numpy as np
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
 from radsynth.training.loop import job_device, set_threads
@@ -49,9 +49,10 @@ sidecar = {
     "latent": bool(snakemake.input.autoencoder),
     "settings": settings,
     "data_hash": data_hash,
+    TRAINING_SUBJECTS: sorted({str(subject) for part in pool for subject in part["subject"]}),
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("pretrained on %d pool slices: %.1f images/s", len(images), result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("pretrained on %d pool slices: %.1f images/s", len(images), result.images_per_second)

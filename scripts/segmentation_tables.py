@@ -2,7 +2,7 @@
 LCC post-processing)."""
 
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.report.tables import read_metrics, write_table
 from radsynth.segmentation.tables import segmentation_table
 
@@ -18,7 +18,7 @@ segmentation = read_metrics(snakemake.input)
 summary, table = segmentation_table(
     segmentation, keep=lambda method, augmentation, labelled: augmentation == "none", labels=["Method", "Labelled"]
 )
-write_table(summary, table, paths("segmentation"), "Supervised vs semi-supervised segmentation by labelled amount.")
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_table(summary, table, paths("segmentation"), "Supervised vs semi-supervised segmentation by labelled amount.")
 
-log.info("tables written")
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+    log.info("tables written")

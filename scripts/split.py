@@ -8,7 +8,7 @@ from radsynth.batch import read_records, usable
 from radsynth.data.duplicates import subjects_to_drop
 from radsynth.io import write_csv
 from radsynth.logs import log_to
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.split import fixed_split, split_from_groups, split_subjects, strata_from_pattern, strata_from_table
 
 log = log_to(snakemake.log[0])
@@ -49,8 +49,8 @@ if failed:
     log.warning("left out, failed their checks: %s", ", ".join(sorted(failed)))
     rows = pd.DataFrame({"subject": sorted(failed), "split": "failed", "fold": 0, "stratum": "", "excluded": ""})
     splits = pd.concat([splits, rows]).sort_values("subject", kind="stable").reset_index(drop=True)
-write_csv(snakemake.output[0], splits, sep="\t")
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_csv(snakemake.output[0], splits, sep="\t")
 log.info("split sizes: %s", splits["split"].value_counts().to_dict())
 if options["stratify"]:
     log.info("by stratum: %s", splits.groupby(["split", "stratum"]).size().to_dict())
-write_provenance(snakemake.output, snakemake.config, snakemake.input)

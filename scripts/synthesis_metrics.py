@@ -6,7 +6,7 @@ import numpy as np
 from radsynth.io import load_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.segmentation.trainer import load_segmenter
 from radsynth.synthesis.metrics import synthesis_scores
 from radsynth.training.loop import job_device, set_threads
@@ -30,7 +30,7 @@ scores = synthesis_scores(
     pairs, real, segmenter, generator=wildcards.generator, setting=f"cv{wildcards.fold}",
     classes=params.classes, device=device,
 )  # fmt: skip
-write_csv(snakemake.output[0], scores)
-mean = scores[scores["method"] == wildcards.generator].groupby("metric")["value"].mean()
-log.info("%s cv%s: %s", wildcards.generator, wildcards.fold, mean.round(3).to_dict())
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    write_csv(snakemake.output[0], scores)
+    mean = scores[scores["method"] == wildcards.generator].groupby("metric")["value"].mean()
+    log.info("%s cv%s: %s", wildcards.generator, wildcards.fold, mean.round(3).to_dict())

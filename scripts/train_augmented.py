@@ -4,7 +4,7 @@ synthetic pairs from a generator trained on the same fold's training subjects)."
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.segmentation.trainer import train_segmentation
 from radsynth.synthesis import GENERATORS
 from radsynth.training.loop import job_device, set_threads
@@ -47,7 +47,7 @@ sidecar = {
     "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("cv%s %s: %.1f images/s", snakemake.wildcards.fold, method, result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("cv%s %s: %.1f images/s", snakemake.wildcards.fold, method, result.images_per_second)

@@ -4,7 +4,7 @@ checkpoint holds base, ControlNet (and autoencoder), a self-contained generator.
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.controlnet_trainer import train_controlnet
 from radsynth.synthesis.prompts import subject_tokens
@@ -57,7 +57,7 @@ sidecar = {
     "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("controlnet: %.1f images/s", result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("controlnet: %.1f images/s", result.images_per_second)

@@ -1,10 +1,13 @@
 """Rule train_diffusion: EMIT-Diff's text-conditioned diffusion UNet on the training slices
 (in an autoencoder's latent space if configured), fine-tuned from local pretrained weights if given."""
 
+import pandas as pd
+
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import write_provenance
+from radsynth.provenance import TRAINING_SUBJECTS, check_pretrained, provenance_sidecars
+from radsynth.split import held_out_subjects
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
 from radsynth.synthesis.prompts import subject_tokens
@@ -17,12 +20,22 @@ settings, params = snakemake.params.settings, snakemake.params
 device = job_device(params.device)
 
 train = load_arrays(snakemake.input.train)
+init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
+if snakemake.input.splits:  # a local checkpoint (diffusion.pretrained): has it seen a test subject?
+    paths = [snakemake.input.splits] if isinstance(snakemake.input.splits, str) else list(snakemake.input.splits)
+    splits = pd.read_csv(paths[0], sep="\t", dtype={"subject": str})
+    for folds in paths[1:]:  # the comparison's folds (cv_folds.tsv)
+        splits = splits.merge(pd.read_csv(folds, sep="\t", dtype={"subject": str}), on="subject", how="left")
+    held_out = held_out_subjects(splits)
+    check_pretrained(snakemake.input.pretrained, init[1], held_out)
+# The model sees its own subjects and those its initial weights were trained on.
+inherited = (init[1].get(TRAINING_SUBJECTS) or []) if init else []
+subjects = sorted({*map(str, train["subject"]), *inherited})
 images = select_channels(train, params.channels)
 tokens = subject_tokens(params.prompt, train["subject"], params.names)
 flip = not snakemake.input.autoencoder  # latents do not flip with their image
 if snakemake.input.autoencoder:
     images, tokens = latent_training_data(images, tokens, load_autoencoder(snakemake.input.autoencoder, device), device)
-init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
 if init is not None:
     init = (init[0], init[1]["architecture"])
 data_hash = file_hash(snakemake.input.train)
@@ -54,9 +67,10 @@ sidecar = {
     "pretrained": snakemake.input.pretrained or None,
     "settings": settings,
     "data_hash": data_hash,
+    TRAINING_SUBJECTS: subjects,
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("diffusion: %.1f images/s", result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("diffusion: %.1f images/s", result.images_per_second)

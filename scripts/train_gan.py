@@ -3,7 +3,7 @@
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.synthesis.mask_gan_trainer import train_mask_gan
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -38,7 +38,7 @@ sidecar = {
     "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("gan: %.1f images/s", result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("gan: %.1f images/s", result.images_per_second)

@@ -6,7 +6,7 @@ import pandas as pd
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.segmentation.trainer import train_segmentation
 from radsynth.split import labelled_subset, subjects_in
 from radsynth.training.loop import job_device, set_threads
@@ -53,7 +53,7 @@ sidecar = {
     "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-log.info("%d labelled subjects: %s; %.1f images/s", len(labelled), labelled, result.images_per_second)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("%d labelled subjects: %s; %.1f images/s", len(labelled), labelled, result.images_per_second)

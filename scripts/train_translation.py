@@ -7,7 +7,7 @@ from functools import partial
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels, without_subjects
-from radsynth.provenance import write_provenance
+from radsynth.provenance import provenance_sidecars
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 from radsynth.translation.misalign_torch import redraw_batch
@@ -85,15 +85,15 @@ sidecar = {
     "iterations": iterations,
     "selected_iteration": result.selected_iteration,
 }
-save_checkpoint(snakemake.output.model, result.state, sidecar)
-write_csv(snakemake.output.history, result.history, sep="\t")
-write_csv(snakemake.output.validation, result.validation, sep="\t")
-log.info(
-    "%s %s: %.1f images/s, kept iteration %d of %d",
-    wildcards.method,
-    wildcards.setting,
-    result.images_per_second,
-    result.selected_iteration,
-    iterations,
-)
-write_provenance(snakemake.output, snakemake.config, snakemake.input)
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    write_csv(snakemake.output.validation, result.validation, sep="\t")
+    log.info(
+        "%s %s: %.1f images/s, kept iteration %d of %d",
+        wildcards.method,
+        wildcards.setting,
+        result.images_per_second,
+        result.selected_iteration,
+        iterations,
+    )

@@ -1,4 +1,5 @@
-"""Provenance sidecars: contents, atomic writes, which outputs get one, the git state."""
+"""Provenance sidecars: contents, atomic writes before their outputs, which outputs get one,
+the git state, the check of pretrained weights' subjects."""
 
 import hashlib
 import json
@@ -10,11 +11,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import torch
 
 import radsynth.io
 import radsynth.provenance
-from radsynth.io import PACKAGES, file_hash
-from radsynth.provenance import git_state, provenance, sidecar_path, write_provenance
+from radsynth.io import PACKAGES, InputError, file_hash, save_checkpoint, write_text
+from radsynth.provenance import (
+    check_pretrained,
+    git_state,
+    provenance,
+    provenance_sidecars,
+    sidecar_path,
+)
 from tests.test_io import current_umask
 
 REPO = Path(radsynth.provenance.__file__).resolve().parents[1]
@@ -91,11 +99,10 @@ def test_only_models_and_tables_get_a_sidecar(inputs, tmp_path):
     out = tmp_path / "out"
     sidecars = ["model.pt", "table.csv", "loss.tsv", "table.md", "table.tex", "report.html", "UPPER.CSV"]
     others = ["packed.npz", "figure.png", "model.json", "image.nii.gz", "log.txt"]
-    for name in sidecars + others:
-        (out / name).parent.mkdir(parents=True, exist_ok=True)
-        (out / name).write_text(name)
-    (out / "folder.csv").mkdir()  # a directory() output named like a table is no table
-    write_provenance([str(out / n) for n in sidecars + others + ["folder.csv"]], CONFIG, list(inputs))
+    with provenance_sidecars([str(out / n) for n in sidecars + others + ["folder.csv"]], CONFIG, list(inputs)):
+        for name in sidecars + others:
+            write_text(out / name, name)
+        (out / "folder.csv").mkdir()  # a directory() output named like a table is no table
     written = sorted(p.name for p in out.iterdir() if p.name.endswith(".provenance.json"))
     assert written == sorted(f"{n}.provenance.json" for n in sidecars)
     sidecar = json.loads(sidecar_path(out / "table.md").read_text())
@@ -108,20 +115,22 @@ def test_inputs_are_hashed_once_per_call(inputs, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(radsynth.provenance, "file_hash", lambda path: calls.append(path) or "h")
     outputs = [tmp_path / f"t.{ext}" for ext in ("csv", "md", "tex")]
-    for path in outputs:
-        path.write_text("x")
-    write_provenance(outputs, CONFIG, [*inputs, *inputs, str(inputs[0])])
-    assert sorted(map(str, calls)) == sorted(map(str, [*inputs, *outputs]))
+    with provenance_sidecars(outputs, CONFIG, [*inputs, *inputs, str(inputs[0])]):
+        for path in outputs:
+            write_text(path, "x")
+    assert len(calls) == 2 + len(outputs)  # each input once; each output at its temporary name
+    assert sorted(map(str, calls[:2])) == sorted(map(str, inputs))
     # Nothing to describe: no hashing at all.
     calls.clear()
-    write_provenance([tmp_path / "figure.png"], CONFIG, inputs)
+    with provenance_sidecars([tmp_path / "figure.png"], CONFIG, inputs):
+        write_text(tmp_path / "figure.png", "png")
     assert calls == [] and not sidecar_path(tmp_path / "figure.png").exists()
 
 
 def test_sidecar_is_written_atomically(inputs, tmp_path, monkeypatch):
     table = tmp_path / "table.csv"
-    table.write_text("a,b\n")
-    write_provenance([table], CONFIG, inputs)
+    with provenance_sidecars([table], CONFIG, inputs):
+        write_text(table, "a,b\n")
     sidecar = sidecar_path(table)
     assert sidecar.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # shared like every output
     old = sidecar.read_text()
@@ -133,9 +142,64 @@ def test_sidecar_is_written_atomically(inputs, tmp_path, monkeypatch):
     # previous sidecar whole and no temporary file behind.
     monkeypatch.setattr(radsynth.io.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
-        write_provenance([table], {**CONFIG, "seed": 1}, inputs)
-    assert sidecar.read_text() == old
+        with provenance_sidecars([table], {**CONFIG, "seed": 1}, inputs):
+            write_text(table, "a,b\n1,2\n")
+    assert sidecar.read_text() == old and table.read_text() == "a,b\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["data", "train.npz", "table.csv", sidecar.name])
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3, 4, 5])
+def test_a_crash_between_writes_never_leaves_an_output_without_its_sidecar(inputs, tmp_path, monkeypatch, crash_at):
+    """A training script's writes (checkpoint with its JSON, loss history), killed at the
+    ``crash_at``-th rename: every output in place has its sidecar, describing its bytes."""
+    model, history = tmp_path / "model.pt", tmp_path / "loss.tsv"
+    renames, real_replace = [], os.replace
+
+    def replace(src, dst):
+        renames.append(Path(dst).name)
+        if len(renames) == crash_at:
+            raise OSError("killed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(radsynth.io.os, "replace", replace)
+    with pytest.raises(OSError, match="killed"):
+        with provenance_sidecars([model, history, tmp_path / "model.json"], CONFIG, inputs):
+            save_checkpoint(model, {"w": torch.ones(2)}, {"architecture": {}})
+            write_text(history, "step\tloss\n1\t0.5\n")
+    # Every sidecar comes before its output; the checkpoint's own JSON gets none.
+    assert renames[:crash_at] == [
+        "model.json", "model.pt.provenance.json", "model.pt", "loss.tsv.provenance.json", "loss.tsv"
+    ][:crash_at]
+    for output in (model, history):
+        if output.exists():
+            described = json.loads(sidecar_path(output).read_text())["output"]
+            assert described == {"path": str(output), "sha256": file_hash(output)}
+    assert not any(path.name.startswith(".") for path in tmp_path.iterdir())  # no temporary left
+
+
+def test_an_output_written_around_the_atomic_writers_is_an_error(inputs, tmp_path):
+    table = tmp_path / "table.csv"
+    with pytest.raises(ValueError, match=r"table\.csv.*written outside radsynth\.io's atomic writers"):
+        with provenance_sidecars([table], CONFIG, inputs):
+            table.write_text("a,b\n")
+    assert not sidecar_path(table).exists()
+
+
+def test_pretrained_weights_trained_on_a_test_subject_are_refused(caplog):
+    held_out = ["case_01", "case_02", "case_03", "case_04", "case_05", "case_06", "case_07"]
+    sidecar = {"training_subjects": ["case_02", "case_07", "other_1"], "architecture": {}}
+    with pytest.raises(InputError, match=r"base\.pt: pretrained on 2 subject\(s\) that a fold tests on \(case_02, case_07\): .*leak"):
+        check_pretrained("base.pt", sidecar, held_out)
+    # Many overlapping subjects: a few are named, with the count of the rest.
+    with pytest.raises(InputError, match=r"on 7 subject\(s\) .*\(case_01, case_02, case_03, case_04, case_05 and 2 more\)"):
+        check_pretrained("base.pt", {"training_subjects": held_out}, held_out)
+    # Other subjects only: accepted silently.
+    check_pretrained("base.pt", {"training_subjects": ["other_1", "other_2"]}, held_out)
+    assert caplog.text == ""
+    # No record of its subjects (weights trained elsewhere): accepted with a warning.
+    with caplog.at_level("WARNING", logger="radsynth"):
+        check_pretrained("mine.pt", {"architecture": {}}, held_out)
+    assert "mine.pt records no training subjects" in caplog.text
 
 
 def git(*args):

@@ -7,6 +7,7 @@ from radsynth.io import InputError
 from radsynth.split import (
     cross_validation_folds,
     fixed_split,
+    held_out_subjects,
     labelled_subset,
     split_from_groups,
     split_subjects,
@@ -231,3 +232,13 @@ def test_strata_from_class_folders_of_a_generated_busi(tmp_path):
     splits = split_subjects(list(names), {"train": 2, "val": 1, "test": 1}, seed=0, strata=strata)
     test = splits[splits["split"] == "test"]
     assert sorted(test["stratum"]) == ["benign", "malignant", "normal"]
+
+
+def test_held_out_subjects_are_the_test_split_and_every_folds_test_subjects():
+    splits = pd.DataFrame({"subject": ["a", "b", "c", "d", "e"], "split": ["train", "test", "val", "train", "unused"]})
+    assert held_out_subjects(splits) == ["b"]
+    # With the comparison's folds every subject is some fold's test subject.
+    folds = splits.assign(cv_fold=[0, 1, 0, 1, None])
+    assert held_out_subjects(folds) == ["a", "b", "c", "d"]
+    # splits.tsv read back: numeric-looking names stay names.
+    assert held_out_subjects(pd.DataFrame({"subject": [7], "split": ["test"]})) == ["7"]

@@ -4,15 +4,21 @@ EMIT-Diff pretrains on RadImageNet and fine-tunes per task; here the pool is eve
 a run names (``diffusion.pretrain.pool``), read with the same adapters and preprocessing as the
 task. The text prompt (modality, organ, pathology) is what tells the pool's datasets apart, so
 one model learns them all and the fine-tuning starts from a prior over medical images.
+
+A pool dataset must not be the task's own data under another name: pretraining on it would
+show the model every fold's test subjects. :func:`refuse_task_data` compares file contents.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from radsynth.data import discover, load_subject
+from radsynth.data.base import SubjectSource
+from radsynth.io import InputError, file_hash
 from radsynth.preprocess import foreground_slices, preprocess_subject
 from radsynth.synthesis.prompts import check_terms, subject_tokens
 
@@ -40,11 +46,63 @@ def pool_channels(available: Sequence[str], chosen: Sequence[str] | None, count:
     return chosen
 
 
+def refuse_task_data(dataset: Mapping, sources: Sequence[SubjectSource], task: Mapping) -> None:
+    """Refuse a pool subject whose files are copies of the task's files.
+
+    A pool subject is a copy when every one of its files has the content of some file of the
+    task's dataset, whatever the folder or dataset name (one equal file alone, such as an
+    empty mask, does not make a copy). Only files whose size equals a task file's are hashed,
+    so a pool of other data costs one ``stat`` per file.
+
+    Args:
+        dataset: the pool dataset's config (its ``name`` is in the error).
+        sources: its subjects (:func:`radsynth.data.discover`).
+        task: the task's ``dataset`` config; its files not written yet (the phantom's) are
+            skipped.
+
+    Raises:
+        InputError: naming the pool file, the task file with the same content and the reason.
+    """
+    by_size: dict[int, list[str]] = {}
+    for source in discover(dict(task)):
+        for path in source.files:
+            if os.path.isfile(path):
+                by_size.setdefault(os.path.getsize(path), []).append(path)
+    hashed: dict[int, dict[str, str]] = {}  # size -> {sha256: task file}, hashed on demand
+
+    def task_twin(path: str) -> str | None:
+        size = os.path.getsize(path) if os.path.isfile(path) else -1
+        if size not in by_size:
+            return None
+        if size not in hashed:
+            hashed[size] = {file_hash(twin): twin for twin in by_size[size]}
+        return hashed[size].get(file_hash(path))
+
+    for source in sources:
+        twins = {}
+        for path in source.files:
+            twins[path] = task_twin(path)
+            if twins[path] is None:
+                break
+        else:
+            if twins:
+                path, twin = next(iter(twins.items()))
+                raise InputError(
+                    path,
+                    f"pool dataset {dataset.get('name')!r} (subject {source.subject}) is the task's "
+                    f"data: it has the content of {twin} of dataset {task.get('name')!r}, and "
+                    "pretraining on the task's subjects would show the model every fold's test "
+                    "subjects; point the pool at other data",
+                )
+
+
 def pool_slices(
     dataset: Mapping,
     preprocess: Mapping,
     channels: Sequence[str],
     min_foreground: float = 0.1,
+    *,
+    task: Mapping,
 ) -> dict[str, np.ndarray]:
     """Every foreground slice of one pool dataset, preprocessed onto the task's grid.
 
@@ -55,14 +113,18 @@ def pool_slices(
             2D ``size`` so pool and task slices have one shape.
         channels: the pool channels filling the task's channels (:func:`pool_channels`).
         min_foreground: minimum foreground fraction of a kept slice.
+        task: the task's ``dataset`` config: a pool subject that is a copy of task data is
+            refused (:func:`refuse_task_data`).
 
     Returns:
         ``image`` float32 (N, C, H, W) in [-1, 1], ``tokens`` int64 (N, MAX_WORDS) of the
         dataset's prompt, ``subject`` (N,) the subject of each slice.
     """
     check_terms(dataset.get("prompt") or {})
+    sources = discover(dict(dataset))
+    refuse_task_data(dataset, sources, task)
     images, subjects, names = [], [], {}
-    for source in discover(dict(dataset)):
+    for source in sources:
         subject = preprocess_subject(load_subject(source, dict(dataset)), **preprocess)
         keep = foreground_slices(subject.mask, min_foreground)
         volume = np.stack([subject.images[name] for name in channels])  # (C, X, Y, Z)

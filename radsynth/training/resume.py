@@ -5,6 +5,8 @@ Snakemake deletes a failed job's declared outputs, so the state lives at a path 
 from the last saved step instead of starting over; because the state holds every random
 generator the loop draws from, the resumed run ends with the same weights as an
 uninterrupted one. On SLURM, ``--requeue`` plus Snakemake's retries give the same effect.
+A state is resumed only by the same settings and the same ``radsynth`` code (its source
+hash): a job re-run after a fix starts over instead of continuing what the old code built.
 
 Usage in a training loop::
 
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 
 from radsynth.io import file_hash
+from radsynth.provenance import package_hash
 
 logger = logging.getLogger("radsynth")
 
@@ -105,13 +108,15 @@ class Resume:
         path: the state file; None turns resuming off (every call is then a no-op).
         every: save after every ``every`` completed steps (0: only on SIGTERM).
         fingerprint: the run's settings (any JSON-able value); a saved state made under other
-            settings is ignored and the run starts over.
+            settings, or by other ``radsynth`` code (:func:`radsynth.provenance.package_hash`),
+            is ignored and the run starts over.
     """
 
     def __init__(self, path: str | os.PathLike | None, every: int = 0, fingerprint: object = None):
         self.path = None if path is None else Path(path)
         self.every = max(0, int(every))
         self.fingerprint = fingerprint_of(fingerprint)
+        self.code = package_hash()
         self.parts: dict[str, object] = {}
         self.resumed_from = 0
         self._terminated = False
@@ -131,6 +136,10 @@ class Resume:
         if not self.path.exists():
             return 0
         saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        if saved.get("code") != self.code:
+            # A fix changes what the saved weights and statistics mean; they are not reused.
+            logger.warning("%s was saved by other radsynth code (source changed): starting over", self.path)
+            return 0
         if saved.get("fingerprint") != self.fingerprint or set(saved["parts"]) != set(self.parts):
             logger.warning("%s was saved by a run with other settings: starting over", self.path)
             return 0
@@ -157,6 +166,7 @@ class Resume:
         state = {
             "step": int(done),
             "fingerprint": self.fingerprint,
+            "code": self.code,
             "parts": {name: _state_of(part) for name, part in self.parts.items()},
             "rng": _global_rng(),
         }

@@ -1,9 +1,36 @@
+import shutil
+
 import numpy as np
 import pytest
+from skimage.io import imread, imsave
 
+import radsynth.synthesis.pool
+from radsynth.io import InputError
 from radsynth.synthesis.pool import pool_channels, pool_slices
 from radsynth.synthesis.prompts import describe
 from tests.workflow.tinydag import make_picture_pairs
+
+OPTIONS = {"size": [24, 24], "fit": "resize", "foreground": "all", "orientation": None}
+
+
+def pictures(root, name: str) -> dict:
+    """The config of a BUSI-like picture dataset under ``root``."""
+    return {
+        "name": name, "kind": "image_pairs", "root": str(root), "channels": ["grey"], "classes": [1],
+        "images": "images", "masks": "masks", "mask_suffix": "", "label_map": {"255": 1},
+        "prompt": {"modality": ["ultrasound"], "organ": ["breast"], "pathology_pattern": "^(benign|malignant)"},
+    }  # fmt: skip
+
+
+@pytest.fixture
+def task(tmp_path):
+    """The task's pictures, and other pictures of the same shapes (their masks equal the task's)."""
+    make_picture_pairs(tmp_path / "task", 4)
+    make_picture_pairs(tmp_path / "other", 4)
+    rng = np.random.default_rng(1)
+    for image in sorted((tmp_path / "other" / "images").iterdir()):
+        imsave(image, rng.integers(0, 255, imread(image).shape, dtype=np.uint8), check_contrast=False)
+    return pictures(tmp_path / "task", "busi")
 
 
 def test_pool_channels_fill_the_task_channels():
@@ -16,16 +43,41 @@ def test_pool_channels_fill_the_task_channels():
         pool_channels(["t1", "t2"], ["t1", "t2"], 3)
 
 
-def test_pool_slices_are_on_the_task_grid_with_their_prompts(tmp_path):
-    make_picture_pairs(tmp_path, 4)
-    dataset = {
-        "name": "pictures", "kind": "image_pairs", "root": str(tmp_path), "channels": ["grey"], "classes": [1],
-        "images": "images", "masks": "masks", "mask_suffix": "", "label_map": {"255": 1},
-        "prompt": {"modality": ["ultrasound"], "organ": ["breast"], "pathology_pattern": "^(benign|malignant)"},
-    }  # fmt: skip
-    options = {"size": [24, 24], "fit": "resize", "foreground": "all", "orientation": None}
-    pool = pool_slices(dataset, options, ["grey", "grey"], min_foreground=0.0)
+def test_pool_slices_are_on_the_task_grid_with_their_prompts(tmp_path, task):
+    pool = pool_slices(pictures(tmp_path / "other", "pictures"), OPTIONS, ["grey", "grey"], min_foreground=0.0, task=task)
     assert pool["image"].shape == (4, 2, 24, 24) and pool["image"].dtype == np.float32
     assert pool["image"].min() >= -1 and pool["image"].max() <= 1
     assert {describe(t) for t in pool["tokens"]} == {"ultrasound breast benign", "ultrasound breast malignant"}
     assert len(set(pool["subject"])) == 4
+
+
+def test_a_pool_that_is_the_task_data_under_another_name_is_refused(tmp_path, task):
+    shutil.copytree(tmp_path / "task", tmp_path / "copy")
+    with pytest.raises(InputError, match=r"pool dataset 'pictures' \(subject benign_2\) is the task's data: .*busi.*test subjects") as refused:
+        pool_slices(pictures(tmp_path / "copy", "pictures"), OPTIONS, ["grey"], min_foreground=0.0, task=task)
+    assert refused.value.path == str(tmp_path / "copy" / "images" / "benign (2).png")
+    assert str(tmp_path / "task" / "images" / "benign (2).png") in refused.value.reason
+
+
+def test_one_task_subject_copied_into_other_data_is_refused(tmp_path, task):
+    # Other pictures plus one of the task's subjects: that subject alone is refused. The other
+    # subjects' masks equal the task's (same shapes, same rectangle), but their images do not.
+    for folder in ("images", "masks"):
+        shutil.copy(tmp_path / "task" / folder / "malignant (3).png", tmp_path / "other" / folder / "malignant (9).png")
+    with pytest.raises(InputError, match=r"subject malignant_9\) is the task's data") as refused:
+        pool_slices(pictures(tmp_path / "other", "pictures"), OPTIONS, ["grey"], min_foreground=0.0, task=task)
+    assert refused.value.path == str(tmp_path / "other" / "images" / "malignant (9).png")
+    (tmp_path / "other" / "images" / "malignant (9).png").unlink()
+    (tmp_path / "other" / "masks" / "malignant (9).png").unlink()
+    pool = pool_slices(pictures(tmp_path / "other", "pictures"), OPTIONS, ["grey"], min_foreground=0.0, task=task)
+    assert sorted(set(pool["subject"])) == ["benign_2", "benign_4", "malignant_1", "malignant_3"]
+
+
+def test_only_files_of_equal_size_are_hashed(tmp_path, task, monkeypatch):
+    hashed = []
+    real = radsynth.synthesis.pool.file_hash
+    monkeypatch.setattr(radsynth.synthesis.pool, "file_hash", lambda path: hashed.append(path) or real(path))
+    for path in (tmp_path / "other").glob("*/*.png"):  # one byte more than every task file
+        path.write_bytes(path.read_bytes() + b"\0")
+    pool_slices(pictures(tmp_path / "other", "pictures"), OPTIONS, ["grey"], min_foreground=0.0, task=task)
+    assert hashed == []  # no pool file has a task file's size: nothing is read to compare

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from functools import cache
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +17,8 @@ import pandas as pd
 import pytest
 import torch
 
+import radsynth.provenance
+import radsynth.training.resume as resume_module
 from radsynth.augment import DeepStack
 from radsynth.segmentation.consistency import MeanTeacher
 from radsynth.segmentation.trainer import train_segmentation
@@ -41,7 +44,10 @@ def one_thread():
 def assert_same(a, b, where="state"):
     """Nested state dicts equal, tensors bit for bit."""
     if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+        # Bytes, not values: the replay buffer's unused slots are uninitialised memory, which
+        # may hold NaN (never equal to itself).
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, where
+        assert torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8)), where
     elif isinstance(a, dict):
         assert set(a) == set(b), where
         for key in a:
@@ -133,6 +139,57 @@ def test_a_state_of_other_settings_or_parts_is_ignored(tmp_path, caplog):
     assert "starting over" in caplog.text
 
 
+def test_a_state_saved_by_other_code_is_ignored(tmp_path, caplog, monkeypatch):
+    path = tmp_path / "state.pt"
+    monkeypatch.setattr(resume_module, "package_hash", lambda: "old code")
+    saved = parts(0)
+    resume = Resume(path, every=1, fingerprint={"lr": 1})
+    resume.track(**saved)
+    resume.start()
+    resume.step(3)
+    expected = states(saved)
+
+    # After a fix (another source hash) the same settings start over and say why.
+    monkeypatch.setattr(resume_module, "package_hash", lambda: "fixed code")
+    tracked = parts(1)
+    before = states(tracked)
+    fixed = Resume(path, every=1, fingerprint={"lr": 1})
+    fixed.track(**tracked)
+    assert fixed.start() == 0 and fixed.resumed_from == 0
+    assert_same(states(tracked), before)
+    assert "saved by other radsynth code" in caplog.text
+
+    # The code that saved it resumes it.
+    monkeypatch.setattr(resume_module, "package_hash", lambda: "old code")
+    same = Resume(path, every=1, fingerprint={"lr": 1})
+    same.track(**tracked)
+    assert same.start() == 3
+    assert_same(states(tracked), expected)
+
+
+def test_package_hash_follows_the_source_files(tmp_path, monkeypatch):
+    package = tmp_path / "radsynth"
+    (package / "training").mkdir(parents=True)
+    (package / "training" / "loop.py").write_text("x = 1\n")
+    (package / "io.py").write_text("y = 2\n")
+    monkeypatch.setattr(radsynth.provenance, "__file__", str(package / "provenance.py"))
+
+    def fresh():
+        radsynth.provenance.package_hash.cache_clear()
+        return radsynth.provenance.package_hash()
+
+    try:
+        first = fresh()
+        (package / "__pycache__").mkdir()
+        (package / "__pycache__" / "io.cpython-311.pyc").write_bytes(b"compiled")  # not source
+        assert fresh() == first
+        (package / "training" / "loop.py").write_text("x = 2\n")
+        assert fresh() != first
+    finally:  # later tests hash the real package again
+        monkeypatch.undo()
+        radsynth.provenance.package_hash.cache_clear()
+
+
 def test_sigterm_saves_at_the_next_step_and_exits_143(tmp_path):
     path = tmp_path / "state.pt"
     resume = Resume(path, every=0, fingerprint=None)
@@ -202,7 +259,11 @@ def stop_helper(tmp_path, run: str, sig: int):
     np.savez(data, **slices())
     script = tmp_path / "helper.py"
     script.write_text(HELPER)
-    helper = subprocess.Popen([sys.executable, str(script), str(data), json.dumps(RUNS[run]), str(path)])
+    # The helper imports the radsynth under test, as workflow jobs import their checkout's
+    # (an installed copy elsewhere is other code: its states would not be resumed here).
+    checkout = str(Path(radsynth.provenance.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [checkout, os.environ.get("PYTHONPATH")]))}
+    helper = subprocess.Popen([sys.executable, str(script), str(data), json.dumps(RUNS[run]), str(path)], env=env)
     try:
         deadline = time.monotonic() + 60
         while not path.exists() and helper.poll() is None and time.monotonic() < deadline:

@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from tests.workflow.tinydag import make_picture_pairs
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -35,3 +39,20 @@ def test_user_key_wins_over_the_scale_preset(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     splits = (tmp_path / "results" / "phantom" / "splits.tsv").read_text().splitlines()
     assert len(splits) == 1 + 5  # the user's 5 subjects, not the tiny preset's 8
+
+
+def test_pool_label_map_with_integer_keys_from_yaml_is_accepted(tmp_path):
+    # YAML reads `255: 1` with an integer key, which JSON Schema cannot match against its
+    # key pattern: the pool's label_map needs the same conversion to strings as the task's.
+    make_picture_pairs(tmp_path / "pictures", 2)
+    pool = tmp_path / "pool.yaml"
+    pool.write_text(
+        "diffusion:\n  pretrain:\n    pool:\n      - dataset:\n"
+        f"          {{name: pictures, kind: image_pairs, root: '{tmp_path / 'pictures'}', channels: [grey],\n"
+        "           mask_suffix: '', label_map: {255: 1}, prompt: {modality: [ultrasound], organ: [breast]}}\n"
+        "        preprocess: {fit: resize, foreground: all}\n"
+    )
+    assert yaml.safe_load(pool.read_text())["diffusion"]["pretrain"]["pool"][0]["dataset"]["label_map"] == {255: 1}
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(pool))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rule pool_slices:" in done.stdout and "name=pictures" in done.stdout

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radsynth.split import subjects_in
 from tests.workflow.tinydag import REPO, snakemake
 
 TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis"]
@@ -96,10 +97,16 @@ def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
     with np.load(tiny_run / "pool" / "pictures.npz") as pool:
         assert pool["image"].shape[1:] == (3, 32, 32) and len(pool["image"]) == 6  # grey repeated to 3
         assert (pool["image"][:, 0] == pool["image"][:, 2]).all()
+        pictures = sorted(set(pool["subject"]))
     pretrained = tiny_run / "models" / "synthesis" / "pool" / "diffusion.pt"
+    # Each model records every subject its weights saw: a later run given one as
+    # diffusion.pretrained refuses it if a fold tests on one of them.
+    assert json.loads(pretrained.with_suffix(".json").read_text())["training_subjects"] == pictures
+    splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
     for pack in ("train", "cv0_train", "cv1_train"):
         sidecar = json.loads((tiny_run / "models" / "synthesis" / pack / "diffusion.json").read_text())
         assert sidecar["pretrained"] == str(pretrained.relative_to(tiny_run.parents[1]))
+        assert sidecar["training_subjects"] == sorted(subjects_in(splits, pack) + pictures)
 
 
 def same_config(tiny_run):

@@ -34,11 +34,21 @@ if not _preset_path.exists():
 _preset = yaml.safe_load(_preset_path.read_text()) or {}
 _limits = _preset.pop("limits", {})
 _merged = deep_merge(_preset, config)
-# YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings.
-_merged.get("dataset", {})["label_map"] = {
-    str(key): value
-    for key, value in (_merged.get("dataset", {}).get("label_map") or {}).items()
-}
+
+
+def string_label_keys(dataset):
+    """YAML reads `255: 1` with an integer key; JSON Schema (and JSON sidecars) need strings."""
+    if isinstance(dataset, dict):
+        dataset["label_map"] = {
+            str(key): value for key, value in (dataset.get("label_map") or {}).items()
+        }
+
+
+# The task's dataset and every pool dataset (the schema checks the rest of their shape).
+string_label_keys(_merged.setdefault("dataset", {}))
+_pool = ((_merged.get("diffusion") or {}).get("pretrain") or {}).get("pool") or []
+for _entry in _pool:
+    string_label_keys(_entry.get("dataset") if isinstance(_entry, dict) else None)
 validate(_merged, "../schemas/config.schema.yaml")
 _merged, _limited = apply_limits(_merged, _limits)
 if _limited:
@@ -392,6 +402,15 @@ def pretrained_input(wildcards):
     if POOL:
         return f"{R}/models/synthesis/pool/diffusion.pt"
     return DIFFUSION["pretrained"] or []
+
+
+def pretrained_splits(wildcards):
+    """The split, when a local checkpoint (diffusion.pretrained) is fine-tuned: the job refuses
+    one trained on a subject that some fold tests on. The pool's model is not checked by
+    subject name (other datasets may share names): pool_slices refuses task files."""
+    if not POOL and DIFFUSION["pretrained"]:
+        return [f"{R}/splits.tsv"] + ([f"{R}/cv_folds.tsv"] if cv_folds() else [])
+    return []
 
 
 def pool_files(wildcards):

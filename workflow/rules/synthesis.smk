@@ -29,6 +29,9 @@ rule pool_slices:
             POOL[wildcards.name]["channels"],
             len(SEGMENTATION["channels"]),
         ),
+        # The job refuses pool subjects whose files have the content of task files. The task's
+        # files are no inputs: editing one would re-run the pool and the pretraining on it.
+        task=DATASET,
     script:
         "../../scripts/pool_slices.py"
 
@@ -121,6 +124,7 @@ rule train_diffusion:
         train=f"{R}/packed/{{pack}}.npz",
         autoencoder=autoencoder_input,
         pretrained=pretrained_input,
+        splits=pretrained_splits,
     output:
         model=f"{R}/models/synthesis/{{pack}}/diffusion.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/diffusion.json",
