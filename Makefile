@@ -7,7 +7,7 @@ SNAKEMAKE = $(PYTHON) -m snakemake
 # Every import the workflow and the tests need; when one is missing we install.
 IMPORTS = radsynth, snakemake, torch, monai, einops, nibabel, SimpleITK, skimage, scipy, pandas, matplotlib, h5py, tqdm, tabulate, jinja2, pytest, medpy, snakemake_executor_plugin_slurm
 
-.PHONY: install demo test report clean
+.PHONY: install demo test test-fast report clean
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install torch==2.13.0
@@ -19,6 +19,10 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest -x -q
+
+# The unit tests only (no Snakemake run, no ../shared/data): a few minutes.
+test-fast: install
+	$(PYTHON) -m pytest -x -q -m "not integration and not realdata"
 
 clean:
 	rm -rf results .snakemake

@@ -327,6 +327,14 @@ def held_out_subjects(splits: pd.DataFrame) -> list[str]:
     return sorted(splits.loc[held_out, "subject"].astype(str))
 
 
+def excluded_subjects(splits: pd.DataFrame, task: str) -> list[str]:
+    """The subjects a task must not read, sorted: those whose ``excluded`` column names it."""
+    if "excluded" not in splits:
+        return []
+    tasks = splits["excluded"].fillna("").astype(str).str.split(",")
+    return sorted(splits.loc[tasks.map(lambda names: task in names), "subject"].astype(str))
+
+
 def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> list[str]:
     """The training subjects whose labels a semi-supervised run may use.
 

@@ -6,12 +6,12 @@ import pandas as pd
 from radsynth.io import write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import provenance_sidecars
-from radsynth.split import cross_validation_folds
+from radsynth.split import cross_validation_folds, excluded_subjects
 
 log = log_to(snakemake.log[0])
 splits = pd.read_csv(snakemake.input[0], sep="\t", keep_default_na=False)
 # Every subject that passed its checks and that segmentation may read (the comparison segments).
-usable = splits[(splits["split"] != "failed") & ~splits["excluded"].str.contains("segmentation")]
+usable = splits[(splits["split"] != "failed") & ~splits["subject"].isin(excluded_subjects(splits, "segmentation"))]
 strata = dict(zip(usable["subject"], usable["stratum"])) if (usable["stratum"] != "").any() else None
 folds = snakemake.params.folds
 try:

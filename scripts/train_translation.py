@@ -4,10 +4,13 @@ is the one that translates the aligned val split best."""
 
 from functools import partial
 
+import pandas as pd
+
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels, without_subjects
 from radsynth.provenance import provenance_sidecars
+from radsynth.split import excluded_subjects
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 from radsynth.translation.misalign_torch import redraw_batch
@@ -18,9 +21,10 @@ set_threads(snakemake.threads)
 settings, misalign, wildcards = snakemake.params.settings, snakemake.params.misalign, snakemake.wildcards
 unpaired = wildcards.setting == "unpaired"
 
+excluded = excluded_subjects(pd.read_csv(snakemake.input.splits, sep="\t", keep_default_na=False), "translation")
 packed = load_arrays(snakemake.input.pairs)
 if "source" not in packed:  # aligned slices: without the subjects translation must not read
-    packed = without_subjects(packed, snakemake.params.excluded)
+    packed = without_subjects(packed, excluded)
 augment = None
 if "source" in packed:  # stored misaligned pairs of one level
     source, target = packed["source"], packed["target"]
@@ -36,7 +40,7 @@ else:  # aligned slices: unpaired, or misaligned afresh for every batch
 
 validation = None
 if snakemake.input.val:
-    val = without_subjects(load_arrays(snakemake.input.val), snakemake.params.excluded)
+    val = without_subjects(load_arrays(snakemake.input.val), excluded)
     validation = Validation(
         source=select_channels(val, [settings["source"]]),
         target=select_channels(val, [settings["target"]]),

@@ -3,6 +3,7 @@ file and the reason, leaves no output and is left out of the split; the good sub
 and the data report lists the failures."""
 
 import gzip
+import shutil
 
 import nibabel as nib
 import numpy as np
@@ -23,7 +24,9 @@ def _subject(root, name, t1=None, t2=None, label=None, affine=None, skip=()):
     head[3:17, 3:15, :] = 100 + 10 * rng.standard_normal((14, 12, SHAPE[2]))
     seg = np.zeros(SHAPE, np.uint8)
     seg[8:12, 7:11, 2:4] = 1
-    files = {"t1": head if t1 is None else t1, "t2": head * 0.5 if t2 is None else t2,
+    other = np.zeros(SHAPE, np.float32)  # another contrast, not a copy of t1 (that is flagged)
+    other[3:17, 3:15, :] = 50 + 10 * rng.standard_normal((14, 12, SHAPE[2]))
+    files = {"t1": head if t1 is None else t1, "t2": other if t2 is None else t2,
              "seg": seg if label is None else label}
     for role, array in files.items():
         if role not in skip:
@@ -119,3 +122,30 @@ def test_an_empty_label_is_valid_and_its_sdf_is_outside_everywhere(bad_run):
     results, _ = bad_run
     sdf = nib.load(results / "sdf" / "good_emptylabel.nii.gz").get_fdata()
     assert sdf.shape[:2] == (16, 16) and (sdf == 1).all()
+
+
+@pytest.mark.integration
+def test_removing_the_bad_files_moves_no_good_subject(bad_run, tmp_path):
+    results, _ = bad_run
+    work = results.parents[1]
+    for name in GOOD:
+        shutil.copytree(work / "data" / name, tmp_path / "data" / name)
+    config = yaml.safe_load((work / "bad.yaml").read_text())
+    config["dataset"]["root"] = str(tmp_path / "data")
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "good.yaml"), "--config", "scale=tiny",
+                     "batch_size=4", "--", "results/bad/splits.tsv", timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    before = pd.read_csv(results / "splits.tsv", sep="\t").set_index("subject")["split"]
+    after = pd.read_csv(tmp_path / "results" / "bad" / "splits.tsv", sep="\t").set_index("subject")["split"]
+    assert after.to_dict() == before[list(GOOD)].to_dict()
+
+
+@pytest.mark.integration
+def test_another_scale_does_not_prepare_a_real_dataset_again(bad_run):
+    results, _ = bad_run
+    work = results.parents[1]
+    done = snakemake(work, "-n", "--configfile", str(work / "bad.yaml"), "--config", "scale=quick", "batch_size=4",
+                     "--", "results/bad/data/subjects.tsv", "results/bad/splits.tsv")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Nothing to be done" in done.stdout + done.stderr

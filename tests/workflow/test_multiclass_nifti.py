@@ -61,7 +61,7 @@ def multiclass_run(tmp_path_factory):
     }  # fmt: skip
     (work / "deepmedic.yaml").write_text(yaml.safe_dump(config))
     done = snakemake(work, "--cores", "2", "--configfile", str(work / "deepmedic.yaml"), "--config", "scale=tiny",
-                     timeout=900)
+                     timeout=1800)
     assert done.returncode == 0, done.stderr[-5000:]
     return work / "results" / "deepmedic", done
 

@@ -103,10 +103,12 @@ def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
     # diffusion.pretrained refuses it if a fold tests on one of them.
     assert json.loads(pretrained.with_suffix(".json").read_text())["training_subjects"] == pictures
     splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
+    folds = pd.read_csv(tiny_run / "cv_folds.tsv", sep="\t")
     for pack in ("train", "cv0_train", "cv1_train"):
         sidecar = json.loads((tiny_run / "models" / "synthesis" / pack / "diffusion.json").read_text())
         assert sidecar["pretrained"] == str(pretrained.relative_to(tiny_run.parents[1]))
-        assert sidecar["training_subjects"] == sorted(subjects_in(splits, pack) + pictures)
+        table = folds if pack.startswith("cv") else splits
+        assert sidecar["training_subjects"] == sorted(subjects_in(table, pack) + pictures)
 
 
 def same_config(tiny_run):
@@ -156,7 +158,8 @@ def test_report_has_every_stage_and_captions(tiny_run, tiny_report):
 def test_benchmark_table_has_every_job_of_the_dag(tiny_run, tmp_path):
     """The table's jobs per rule are those Snakemake's DAG runs for the results (every final
     output but the table's own), so its inputs add no job of their own: a dry run in an empty
-    folder holding only the run's split (the checkpoint, so the DAG past it is known) lists them."""
+    folder holding only the run's split and folds (the checkpoints, so the DAG past them is
+    known) lists them."""
     table = pd.read_csv(tiny_run / "tables" / "benchmarks.csv")
     assert list(table.columns) == ["rule", "jobs", "total_s", "mean_s", "max_s", "max_rss_mb", "mean_load",
                                    "cpu_time_s"]
@@ -167,13 +170,14 @@ def test_benchmark_table_has_every_job_of_the_dag(tiny_run, tmp_path):
     targets += [f"{results}/data/subjects.tsv", f"{results}/nnunet/Dataset500_phantom",
                 f"{results}/nnunet/Dataset501_phantomSynthetic"]
     (tmp_path / results).mkdir(parents=True)
-    (tmp_path / results / "splits.tsv").write_bytes((tiny_run / "splits.tsv").read_bytes())
+    for checkpoint in ("splits.tsv", "cv_folds.tsv"):
+        (tmp_path / results / checkpoint).write_bytes((tiny_run / checkpoint).read_bytes())
     dry = snakemake(tmp_path, "--cores", "1", *same_config(tiny_run), "--dry-run", "--", *targets)
     assert dry.returncode == 0, dry.stderr[-3000:]
     stats = (dry.stdout + dry.stderr).split("Job stats:", 1)[1].split("\n\n", 1)[0]
     dag = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M) if rule != "total"}
-    assert "split" not in dag and "benchmark_table" not in dag
-    dag["split"] = 1  # done: only its output is there
+    assert "split" not in dag and "comparison_folds" not in dag and "benchmark_table" not in dag
+    dag["split"] = dag["comparison_folds"] = 1  # done: only their outputs are there
     assert dict(zip(table["rule"], table["jobs"])) == dag
     on_disk = {p.relative_to(tiny_run / "benchmarks").parts[0].removesuffix(".tsv")
                for p in (tiny_run / "benchmarks").rglob("*.tsv")}

@@ -245,14 +245,6 @@ def pack_subjects(split):
     return subjects_of(split, "segmentation" if LABELLED else "translation")
 
 
-def excluded_from(task):
-    """Subjects a task must not read (one of its channels is a copy of another), all splits."""
-    splits = pd.read_csv(
-        checkpoints.split.get().output[0], sep="\t", keep_default_na=False
-    )
-    return sorted(splits.loc[splits["excluded"].str.contains(task), "subject"])
-
-
 def task_channels():
     """The channels each task of this config reads (for dropping subjects with copies)."""
     tasks = {}

@@ -24,7 +24,6 @@ rule train_translation:
     resources:
         gpu=1,
     params:
-        excluded=lambda wildcards: excluded_from("translation"),
         settings=TRANSLATION,
         misalign=config["misalign"],
         seed=config["seed"],
@@ -57,7 +56,6 @@ rule evaluate_translation:
     resources:
         gpu=1,
     params:
-        excluded=lambda wildcards: excluded_from("translation"),
         source=TRANSLATION["source"],
         target=TRANSLATION["target"],
         device=config["device"],
