@@ -11,6 +11,7 @@ from radsynth.io import write_nifti
 from tests.workflow.tinydag import snakemake
 
 SHAPE = (20, 18, 6)
+SPLITS = ("train", "val", "test")
 
 
 def _subject(root, name, seed, roles=("t1", "t2", "seg"), copy_t1=False):
@@ -70,18 +71,21 @@ def test_a_replaced_sequence_leaves_only_the_tasks_that_read_it(tmp_path):
     # LGG: a missing sequence replaced by another. case3's T2 is a copy of its T1 (the original).
     for i in range(8):
         _subject(tmp_path / "data", f"case{i}", i, copy_t1=i == 3)
-    config = _config(tmp_path, tmp_path / "data", dataset={"duplicate_channels": {"originals": ["t1"]}},
-                     split={"fractions": {"train": 1.0, "val": 0.0, "test": 0.0}})
+    config = _config(tmp_path, tmp_path / "data", dataset={"duplicate_channels": {"originals": ["t1"]}})
     results = tmp_path / "results" / "faults"
-    done = _run(tmp_path, config, str(results / "packed" / "level0" / "train.npz"), str(results / "packed" / "train.npz"),
-                str(results / "data" / "subjects.tsv"))
+    packs = [f"results/faults/packed/{level}{split}.npz" for level in ("level0/", "") for split in SPLITS]
+    done = _run(tmp_path, config, *packs, "results/faults/data/subjects.tsv")
     assert done.returncode == 0, done.stderr[-4000:]
     splits = pd.read_csv(results / "splits.tsv", sep="\t", keep_default_na=False).set_index("subject")
     assert splits.loc["case3", "excluded"] == "translation" and (splits.drop("case3")["excluded"] == "").all()
-    with np.load(results / "packed" / "level0" / "train.npz") as pairs:
-        assert set(pairs["subject"]) == {f"case{i}" for i in range(8)} - {"case3"}
-    with np.load(results / "packed" / "train.npz") as slices:  # segmentation reads T1 only: kept
-        assert "case3" in set(slices["subject"])
+    pairs, slices = set(), set()
+    for split in SPLITS:
+        with np.load(results / "packed" / "level0" / f"{split}.npz") as packed:
+            pairs |= set(packed["subject"])
+        with np.load(results / "packed" / f"{split}.npz") as packed:
+            slices |= set(packed["subject"])
+    assert pairs == {f"case{i}" for i in range(8)} - {"case3"}  # translation T1 -> T2 leaves it
+    assert "case3" in slices  # segmentation reads T1 only: kept
     report = pd.read_csv(results / "data" / "subjects.tsv", sep="\t", keep_default_na=False).set_index("subject")
     assert report.loc["case3", "duplicate_channels"] == "t1=t2" and "same picture" in report.loc["case3", "warning"]
 
