@@ -18,7 +18,7 @@ demo: install
 	$(SNAKEMAKE) --cores $(CORES) --report results/report.html
 
 test: install
-	$(PYTHON) -m pytest -x -q
+	$(PYTHON) -m pytest -x -q --durations=15
 
 # The unit tests only (no Snakemake run, no ../shared/data): a few minutes.
 test-fast: install

@@ -143,7 +143,7 @@ def test_la_volumes_pack_for_3d_networks(tmp_path):
     assert packed["label"].any(axis=(1, 2, 3)).all()  # the crop keeps each atrium
     sdf, label = packed["sdf"][:, 0], packed["label"]
     assert (sdf[label > 0] <= 0).all() and (sdf[label == 0] >= 0).all()  # DTC sign: negative inside
-    assert np.allclose(packed["spacing"], 0.625)
+    assert np.allclose(packed["spacing"], 1.25)  # the preset resamples to 1.25 mm
 
 
 @pytest.mark.realdata
