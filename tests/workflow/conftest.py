@@ -11,7 +11,7 @@ from tests.workflow.tinydag import make_picture_pairs, snakemake
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """The whole workflow at the tiny scale (with an image-pair pool and the nnU-Net export);
-    ``wall_seconds`` beside ``results/`` holds its wall-clock time."""
+    ``wall_seconds`` beside ``results/`` holds its wall-clock time, ``run.log`` its log."""
     workdir = tmp_path_factory.mktemp("tiny")
     make_picture_pairs(workdir / "pictures", 6)
     pool = {
@@ -26,5 +26,6 @@ def tiny_run(tmp_path_factory):
     start = time.monotonic()
     done = snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "export.yaml"), "--config", "scale=tiny")
     (workdir / "wall_seconds").write_text(f"{time.monotonic() - start:.1f}\n")
+    (workdir / "run.log").write_text(done.stderr)  # every job Snakemake ran, for the tests to count
     assert done.returncode == 0, done.stderr[-5000:]
     return workdir / "results" / "phantom"
