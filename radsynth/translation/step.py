@@ -11,19 +11,16 @@ RegGAN code (Kid-Liet/Reg-GAN, ``trainer/CycTrainer.py``):
   (Pix2Pix, whose original keeps no buffer) or from G re-run after its update (NC+R, as in
   the official code).
 
-Deviations, each small: D outputs a patch map scored per patch (Pix2Pix/CycleGAN) instead
-of the official RegGAN average over the map; the smoothness term is MONAI's
-``DiffusionLoss`` (central differences, summed over axes), about twice the official mean
-of squared forward differences averaged over axes.
+The least-squares loss scores whatever D returns: its patch map (Pix2Pix/CycleGAN), or one
+score per image when the discriminator averages its map (``PatchGAN(pool=True)``, the
+official RegGAN discriminator). The smoothness term is the official one (``smooothing_loss``
+in ``trainer/utils.py``): the mean of squared forward differences, summed over the axes.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
-from monai.losses import DiffusionLoss
 
 from radsynth.training.loop import autocast
 from radsynth.translation.modes import Mode
@@ -82,12 +79,19 @@ def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
 
 
 def smoothness(field: torch.Tensor) -> torch.Tensor:
-    """MONAI ``DiffusionLoss`` (mean squared central differences, summed over axes)."""
-    with warnings.catch_warnings():
-        # MONAI indexes with a list of slices; torch warns about it (results are unchanged,
-        # tests/translation/test_step.py checks the value against explicit differences).
-        warnings.filterwarnings("ignore", message="Using a non-tuple sequence", category=UserWarning)
-        return DiffusionLoss()(field)
+    """RegGAN's smoothness loss: ``sum over spatial axes of mean((field[i+1] - field[i])**2)``.
+
+    Hand-written: MONAI's ``DiffusionLoss`` takes central differences, which are blind to a
+    field that flips sign from pixel to pixel (0 on a +-1 checkerboard, where this gives 8).
+
+    Args:
+        field: (B, spatial_dims, *spatial) displacement.
+
+    Returns:
+        Scalar: the mean over every element of the squared forward differences along each
+        spatial axis, added up over the axes (the official code adds the two 2D means).
+    """
+    return sum(torch.diff(field, dim=axis).square().mean() for axis in range(2, field.dim()))
 
 
 def set_requires_grad(modules, flag: bool) -> None:

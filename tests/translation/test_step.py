@@ -3,22 +3,30 @@
 import numpy as np
 import pytest
 import torch
-from monai.losses import DiffusionLoss
 from torch import nn
 
 from radsynth.translation.modes import DEFAULT_WEIGHTS, MODES
 from radsynth.translation.step import ReplayBuffer, generator_losses, smoothness, train_step
 
 
-@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
-def test_smoothness_is_mean_squared_central_differences():
-    field = torch.randn(2, 2, 9, 11)
-    d0 = (field[:, :, 2:, 1:-1] - field[:, :, :-2, 1:-1]) / 2
-    d1 = (field[:, :, 1:-1, 2:] - field[:, :, 1:-1, :-2]) / 2
-    expected = (d0**2 + d1**2).mean()
-    assert torch.allclose(smoothness(field), expected)
-    assert torch.allclose(DiffusionLoss()(field), expected)
+def test_smoothness_of_a_checkerboard_is_8():
+    # Official forward differences: every neighbour differs by 2, so each axis gives a mean
+    # of 4 and the two axes 8; central differences (MONAI DiffusionLoss) give 0 here.
+    i, j = np.indices((6, 7))
+    board = np.where((i + j) % 2 == 0, 1.0, -1.0)
+    field = torch.tensor(np.stack([board, board])[None], dtype=torch.float32)
+    assert smoothness(field).item() == pytest.approx(8.0)
 
+
+def test_smoothness_of_a_linear_ramp_is_the_mean_squared_slope():
+    # channel c = a_c * i + b_c * j: forward differences are a_c along axis 0, b_c along axis 1,
+    # so the loss is mean_c(a_c**2) + mean_c(b_c**2) = (0.25 + 4) / 2 + (1 + 0.01) / 2 = 2.63.
+    i, j = np.indices((5, 9)).astype(float)
+    field = torch.tensor(np.stack([0.5 * i + 1.0 * j, -2.0 * i + 0.1 * j])[None], dtype=torch.float32)
+    assert smoothness(field).item() == pytest.approx(2.63, rel=1e-6)
+    # 3D adds the third axis: a field 3 * k gives 9 along it and 0 along the others.
+    k = np.indices((3, 4, 5))[2].astype(float)
+    assert smoothness(torch.tensor(np.stack([3 * k] * 3)[None])).item() == pytest.approx(9.0)
 
 
 def test_replay_buffer_fills_then_mixes_past_fakes():
@@ -104,10 +112,10 @@ def by_hand(mode):
         d_loss["d_reverse"] = lsgan_real(d_reverse(A)) + np.mean(d_reverse(fake_a) ** 2)
     if mode in ("c_r", "nc_r"):
         terms["correction"] = 20 * np.mean(np.abs(warped(fake_b, FIELD) - B))
-        # Mean over the interior of the squared central differences, summed over the two axes.
-        d0 = (FIELD[:, :, 2:, 1:-1] - FIELD[:, :, :-2, 1:-1]) / 2
-        d1 = (FIELD[:, :, 1:-1, 2:] - FIELD[:, :, 1:-1, :-2]) / 2
-        terms["smoothness"] = 10 * np.mean(d0**2 + d1**2)
+        # Official: mean squared forward differences along each axis, the two means added.
+        d0 = FIELD[:, :, 1:, :] - FIELD[:, :, :-1, :]
+        d1 = FIELD[:, :, :, 1:] - FIELD[:, :, :, :-1]
+        terms["smoothness"] = 10 * (np.mean(d0**2) + np.mean(d1**2))
     return terms, d_loss
 
 
