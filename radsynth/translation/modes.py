@@ -72,7 +72,8 @@ def architecture_for(
         source_channels, target_channels: image channels on each side.
         generator: ``ResnetGenerator`` sizes, e.g. ``{"filters": 64, "residual_blocks": 9}``.
         discriminator: ``PatchGAN`` sizes, e.g. ``{"filters": 64, "layers": 3}``.
-        registration: ``RegistrationNet`` sizes, e.g. ``{"channels": [32, 64, 64, 64]}``.
+        registration: R's network and sizes (:func:`radsynth.translation.registration.build_registration`),
+            e.g. ``{"network": "unet", "channels": [32, 64, 64, 64]}``.
 
     Returns:
         ``{"mode", "spatial_dims", "networks": {name: kwargs}}``.

@@ -101,14 +101,21 @@ class PatchGAN(PatchDiscriminator):
             Pix2Pix's conditional one.
         filters: channels of the first conv; doubled per layer.
         layers: normalised conv layers after the first (``num_layers_d``).
+        pool: average the map to one score per image, (B, 1), as the official RegGAN
+            discriminator does (``Model/CycleGan.py``); False keeps the (B, 1, *map) patch
+            map of Pix2Pix/CycleGAN, each patch scored by the loss.
     """
 
-    def __init__(self, spatial_dims: int = 2, in_channels: int = 1, filters: int = 64, layers: int = 3):
+    def __init__(
+        self, spatial_dims: int = 2, in_channels: int = 1, filters: int = 64, layers: int = 3, pool: bool = False
+    ):
         # bias=True as in the originals (InstanceNorm has no affine shift to make it redundant).
         super().__init__(
             spatial_dims=spatial_dims, channels=int(filters), in_channels=in_channels, out_channels=1,
             num_layers_d=int(layers), norm="INSTANCE", bias=True,
         )
+        self.pool = bool(pool)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return super().forward(x)[-1]
+        scores = super().forward(x)[-1]
+        return scores.flatten(2).mean(2) if self.pool else scores

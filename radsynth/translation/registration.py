@@ -1,5 +1,9 @@
 """RegGAN's registration network R(G(x), y) -> displacement field, and warping with MONAI.
 
+Two networks: ``unet``, radsynth's lighter MONAI U-Net (:class:`RegistrationNet`), and
+``resunet``, the official residual U-Net (:class:`radsynth.translation.resunet.ResUnetRegistration`);
+:func:`build_registration` picks one by name.
+
 Fields follow the contract of CONTRIBUTING.md (MONAI ``Warp``): pixels, channel i along
 spatial axis i, ``warped(p) = image(p + field(p))``, so a field R predicts compares directly
 with the ground truth stored by the misalignment stage.
@@ -17,6 +21,8 @@ from monai.networks.blocks import Warp
 from monai.networks.layers.factories import Conv
 from monai.networks.nets import UNet
 from torch import nn
+
+from radsynth.translation.resunet import ResUnetRegistration
 
 
 def warp_image(image: torch.Tensor, field: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
@@ -86,3 +92,19 @@ class RegistrationNet(nn.Module):
             x = F.pad(x, [p for s in reversed(pad) for p in (0, s)], value=-1.0)
         field = self.flow(self.act(self.unet(x)))
         return field[(..., *(slice(0, s) for s in shape))]
+
+
+REGISTRATION_NETWORKS = {"unet": RegistrationNet, "resunet": ResUnetRegistration}
+
+
+def build_registration(network: str = "unet", **kwargs) -> nn.Module:
+    """The registration network named ``network`` with its constructor ``kwargs``.
+
+    Args:
+        network: "unet" (:class:`RegistrationNet`, radsynth's default) or "resunet" (the
+            official RegGAN R, :class:`ResUnetRegistration`).
+        **kwargs: ``spatial_dims``, ``in_channels``, ``channels`` of that network.
+    """
+    if network not in REGISTRATION_NETWORKS:
+        raise ValueError(f"unknown registration network {network!r}; expected one of {sorted(REGISTRATION_NETWORKS)}")
+    return REGISTRATION_NETWORKS[network](**kwargs)

@@ -13,14 +13,14 @@ from torch import nn
 from radsynth.io import InputError, load_checkpoint
 from radsynth.training.loop import pick_device, to_device
 from radsynth.translation.networks import PatchGAN, ResnetGenerator
-from radsynth.translation.registration import RegistrationNet, warp_image
+from radsynth.translation.registration import build_registration, warp_image
 
 NETWORK_CLASSES = {
     "generator": ResnetGenerator,
     "generator_reverse": ResnetGenerator,
     "discriminator": PatchGAN,
     "discriminator_reverse": PatchGAN,
-    "registration": RegistrationNet,
+    "registration": build_registration,
 }
 
 

@@ -6,6 +6,7 @@ import torch
 
 from radsynth.translation.networks import PatchGAN, ResnetGenerator
 from radsynth.translation.registration import RegistrationNet, warp_image
+from radsynth.translation.step import lsgan
 
 
 def count(net: torch.nn.Module) -> int:
@@ -38,6 +39,25 @@ def test_patchgan_outputs_one_patch_map():
     out = PatchGAN(in_channels=2, filters=8, layers=3)(torch.zeros(3, 2, 64, 64))
     assert out.shape == (3, 1, 6, 6)  # 64 -> 32 -> 16 -> 8 -> 7 -> 6
     assert PatchGAN(spatial_dims=3, filters=2, layers=2)(torch.zeros(1, 1, 16, 16, 16)).shape == (1, 1, 2, 2, 2)
+
+
+def test_pooled_discriminator_is_scored_on_its_mean_map():
+    # Official RegGAN: D's map is averaged to one score per image before the LSGAN loss, so
+    # the loss is mean_n (mean(map_n) - 1)**2, not mean((map - 1)**2) over every patch.
+    torch.manual_seed(0)
+    patches = PatchGAN(in_channels=1, filters=4, layers=2)
+    pooled = PatchGAN(in_channels=1, filters=4, layers=2, pool=True)
+    pooled.load_state_dict(patches.state_dict())
+    x = torch.randn(3, 1, 32, 32)
+    maps = patches(x).detach().double().numpy()
+    by_hand = np.mean([(m.mean() - 1.0) ** 2 for m in maps])
+    per_patch = np.mean((maps - 1.0) ** 2)
+    scores = pooled(x)
+    assert scores.shape == (3, 1)
+    assert lsgan(scores, True).item() == pytest.approx(by_hand, rel=1e-5)
+    assert lsgan(patches(x), True).item() == pytest.approx(per_patch, rel=1e-5)
+    assert abs(by_hand - per_patch) > 1e-3  # the two conventions differ on this input
+    assert lsgan(scores, False).item() == pytest.approx(np.mean([m.mean() ** 2 for m in maps]), rel=1e-5)
 
 
 @pytest.mark.parametrize("shape", [(32, 32), (30, 36), (12, 16, 8)])
