@@ -84,7 +84,7 @@ def affine_matrices(
 
 
 def random_matrices(
-    level: int, shape: Sequence[int], batch: int, generator: torch.Generator
+    level: int, shape: Sequence[int], batch: int, generator: torch.Generator, whole_pixels: bool = False
 ) -> torch.Tensor:
     """``batch`` independent draws of :func:`radsynth.translation.misalign.random_affine` (same law).
 
@@ -94,6 +94,8 @@ def random_matrices(
         batch: number of draws.
         generator: the only source of randomness; draws happen on its device (angles, then
             translations, then scales, each for the whole batch).
+        whole_pixels: round each translation to whole pixels, as torchvision's
+            ``RandomAffine`` (the official RegGAN draw) does; the same draws otherwise.
 
     Returns:
         float64 (batch, ndim+1, ndim+1) on the generator's device.
@@ -107,6 +109,8 @@ def random_matrices(
     angles = strength * uniform(batch, 1 if ndim == 2 else 3)
     size = torch.tensor(shape, dtype=torch.float64, device=generator.device)
     translation = uniform(batch, ndim) * 0.02 * strength * size
+    if whole_pixels:
+        translation = torch.round(translation)
     scale = 1 + 0.02 * strength * uniform(batch)
     return affine_matrices(shape, angles, translation, scale)
 
@@ -269,6 +273,11 @@ def warp(
         Warped image, same shape and dtype.
     """
     grid = _normalise(_grid(image.shape[2:], field).unsqueeze(0) + field, image.shape[2:])
+    if mode == "nearest":  # copies values exactly: (v - fill) + fill can round off v
+        inside = torch.ones_like(image[:, :1], dtype=field.dtype)
+        inside = F.grid_sample(inside, grid, mode="nearest", padding_mode="zeros", align_corners=True)
+        out = F.grid_sample(image.to(field.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=True)
+        return torch.where(inside > 0, out, torch.full_like(out, fill)).to(image.dtype)
     values = image.to(field.dtype) - fill
     out = F.grid_sample(values, grid, mode=mode, padding_mode="zeros", align_corners=True)
     return (out + fill).to(image.dtype)
@@ -309,6 +318,7 @@ def transform_pair(
     mask: torch.Tensor | None = None,
     fill: float = -1.0,
     shared: bool = False,
+    mode: str = "bilinear",
 ) -> tuple[torch.Tensor, ...]:
     """Move a batch by explicit per-sample transforms (torch twin of ``misalign_with``).
 
@@ -319,6 +329,8 @@ def transform_pair(
         mask: optional (B, C', *shape) target mask, moved with the target (nearest, fill 0).
         fill: intensity outside the image.
         shared: the two transforms are one (level 0): the field is exactly zero.
+        mode: image interpolation, "bilinear" or "nearest" (the official RegGAN draw: every
+            moved value is one of the image's; the field is then right to half a pixel).
 
     Returns:
         ``(moved_source, moved_target, field)``, plus ``moved_mask`` when a mask is given;
@@ -335,8 +347,8 @@ def transform_pair(
     like = torch.empty((), dtype=dtype, device=source.device)
     f_source = sampling_field(a_source, shape, e_source, like)
     f_target = f_source if shared else sampling_field(a_target, shape, e_target, like)
-    moved_source = warp(source, f_source, "bilinear", fill)
-    moved_target = warp(target, f_target, "bilinear", fill)
+    moved_source = warp(source, f_source, mode, fill)
+    moved_target = warp(target, f_target, mode, fill)
     if shared:
         field = torch.zeros_like(f_source)
     else:
@@ -357,6 +369,7 @@ def redraw_batch(
     elastic: float = 0.0,
     mask: torch.Tensor | None = None,
     fill: float = -1.0,
+    interpolation: str = "bilinear",
 ) -> tuple[torch.Tensor, ...]:
     """Redraw RegGAN misalignment of ``level`` for a batch, on the batch's device.
 
@@ -374,6 +387,8 @@ def redraw_batch(
         elastic: peak elastic displacement in pixels (0: affine only).
         mask: optional target mask, moved with the target (nearest, fill 0).
         fill: intensity outside the image.
+        interpolation: "bilinear" (radsynth's default), or "nearest" with whole-pixel
+            translations: the official torchvision ``RandomAffine`` draw.
 
     Returns:
         ``(moved_source, moved_target, field)`` (+ ``moved_mask`` when ``mask`` is given);
@@ -383,12 +398,15 @@ def redraw_batch(
     shape, batch = tuple(source.shape[2:]), source.shape[0]
     if elastic < 0:
         raise ValueError(f"elastic must be >= 0, got {elastic}")
-    a_source = random_matrices(level, shape, batch, generator)
-    a_target = a_source if level == 0 else random_matrices(level, shape, batch, generator)
+    if interpolation not in ("bilinear", "nearest"):
+        raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+    whole = interpolation == "nearest"
+    a_source = random_matrices(level, shape, batch, generator, whole)
+    a_target = a_source if level == 0 else random_matrices(level, shape, batch, generator, whole)
     e_source = e_target = None
     if elastic > 0:
         e_source = random_elastic(elastic, shape, batch, generator)
         e_target = e_source if level == 0 else random_elastic(elastic, shape, batch, generator)
     return transform_pair(
-        source, target, a_source, a_target, e_source, e_target, mask, fill, shared=level == 0
+        source, target, a_source, a_target, e_source, e_target, mask, fill, shared=level == 0, mode=interpolation
     )

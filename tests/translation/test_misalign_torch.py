@@ -200,3 +200,44 @@ def test_redraw_rejects_bad_input():
         T.redraw_batch(batch, batch, -1, torch.Generator())
     with pytest.raises(ValueError, match="shape"):
         T.redraw_batch(batch, torch.zeros(1, 1, 8, 9), 1, torch.Generator())
+    with pytest.raises(ValueError, match="interpolation must be 'bilinear' or 'nearest'"):
+        T.redraw_batch(batch, batch, 1, torch.Generator(), interpolation="cubic")
+
+
+def test_nearest_whole_pixel_translation_is_an_exact_shift():
+    # Content moved by (3, -2) pixels, no rotation or scale, sampled nearest: the moved image
+    # is np.roll of the input on the part that stays inside, every value one of the input's.
+    image = np.random.default_rng(0).permutation(24 * 20).reshape(1, 1, 24, 20) / 480.0
+    source = torch.from_numpy(image)
+    shift = T.affine_matrices((24, 20), torch.zeros(1, 1, dtype=torch.float64),
+                              torch.tensor([[3.0, -2.0]], dtype=torch.float64), torch.ones(1, dtype=torch.float64))
+    identity = torch.eye(3, dtype=torch.float64)[None]
+    moved, same, _ = T.transform_pair(source, source, shift, identity, mode="nearest")
+    rolled = np.roll(image[0, 0], (3, -2), axis=(0, 1))
+    np.testing.assert_array_equal(moved[0, 0, 3:, :-2].numpy(), rolled[3:, :-2])
+    assert set(np.unique(moved.numpy())) <= set(np.unique(image)) | {-1.0}
+    np.testing.assert_array_equal(same.numpy(), image)
+
+
+def test_nearest_redraw_translates_by_whole_pixels_and_keeps_the_input_values():
+    shape = (64, 48)
+    loose = T.random_matrices(5, shape, 50, torch.Generator().manual_seed(3)).numpy()
+    whole = T.random_matrices(5, shape, 50, torch.Generator().manual_seed(3), whole_pixels=True).numpy()
+    centre = (np.array(shape) - 1) / 2
+    shifts = {}
+    for name, matrices in (("loose", loose), ("whole", whole)):
+        forward = np.linalg.inv(matrices)  # the content motion q = c + L (p - c) + t
+        linear = forward[:, :2, :2]
+        shifts[name] = forward[:, :2, 2] - (centre - linear @ centre)
+    # Same angles and scales; translations rounded to whole pixels as torchvision does.
+    np.testing.assert_allclose(np.linalg.inv(whole)[:, :2, :2], np.linalg.inv(loose)[:, :2, :2])
+    np.testing.assert_allclose(shifts["whole"], np.round(shifts["loose"]), atol=1e-9)
+    assert np.abs(shifts["whole"]).max() >= 4  # up to 0.02 * 5 * 64 = 6.4 pixels
+
+    image = torch.from_numpy(np.random.default_rng(1).permutation(64 * 48).reshape(1, 1, *shape) / 3072.0)
+    batch = image.expand(4, 1, *shape)
+    values = set(np.unique(image.numpy())) | {-1.0}
+    nearest = T.redraw_batch(batch, batch, 5, torch.Generator().manual_seed(0), interpolation="nearest")
+    assert set(np.unique(nearest[0].numpy())) <= values and set(np.unique(nearest[1].numpy())) <= values
+    bilinear = T.redraw_batch(batch, batch, 5, torch.Generator().manual_seed(0))
+    assert not set(np.unique(bilinear[0].numpy())) <= values  # bilinear blends neighbours
