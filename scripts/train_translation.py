@@ -1,6 +1,6 @@
 """Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode) at one noise level,
 on the stored misaligned pairs, on pairs redrawn per batch, or unpaired; the iteration kept
-is the one that translates the aligned val split best."""
+is the one that translates the aligned val split best, or the last (``selection``)."""
 
 from functools import partial
 
@@ -35,7 +35,9 @@ else:  # aligned slices: unpaired, or misaligned afresh for every batch
         level = int(wildcards.setting.removeprefix("level"))
 
         def augment(a, b, generator):
-            moved_a, moved_b, _ = redraw_batch(a, b, level, generator, elastic=misalign["elastic"])
+            moved_a, moved_b, _ = redraw_batch(
+                a, b, level, generator, elastic=misalign["elastic"], interpolation=misalign["interpolation"]
+            )
             return moved_a, moved_b
 
 validation = None
@@ -72,6 +74,7 @@ result = train_translation(
     groups=packed["subject"],
     augment=augment,
     validation=validation,
+    selection=settings["selection"],
     seed=snakemake.params.seed,
     device=job_device(snakemake.params.device),
     desc=f"{wildcards.method} {wildcards.setting}",
@@ -88,6 +91,8 @@ sidecar = {
     "seconds": result.seconds,
     "iterations": iterations,
     "selected_iteration": result.selected_iteration,
+    # Without validation the last iteration is what any rule keeps.
+    "selection": settings["selection"] if validation is not None else "last",
 }
 with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
     save_checkpoint(snakemake.output.model, result.state, sidecar)

@@ -3,8 +3,9 @@
 
 The loop draws batches from arrays held on the device (paired, or unpaired with targets of
 other subjects), optionally redraws their misalignment (``augment``), keeps the iteration that
-translates the aligned validation pairs best, and optionally runs the official schedule: a
-constant lr, then a linear decay to 0 (``lr_decay_start``).
+translates the aligned validation pairs best (or the last one, as the official RegGAN trainer
+tests the last epoch: ``selection``), and optionally runs the official schedule: a constant
+lr, then a linear decay to 0 (``lr_decay_start``).
 
 On CUDA the forward passes run under bf16 autocast (losses are computed in float32), the
 networks and batches use the channels-last memory format, and ``compile=True`` hands the
@@ -60,7 +61,7 @@ class TranslationResult:
         seconds: wall time of the training loop.
         parameters: :func:`parameter_counts` of the trained networks; for the sidecar.
         selected_iteration: the iteration whose networks ``state`` holds: the lowest
-            validation MAE when validating, else the last.
+            validation MAE when validating with ``selection="best_validation"``, else the last.
         validation: ``iteration, val_mae`` rows (empty without validation).
     """
 
@@ -216,6 +217,7 @@ def train_translation(
     channels_last: bool | None = None,
     compile: bool = False,
     validation: Validation | None = None,
+    selection: str = "best_validation",
     desc: str | None = None,
     resume: Resume | None = None,
 ) -> TranslationResult:
@@ -255,8 +257,12 @@ def train_translation(
             the same). Compiling costs tens of seconds to minutes up front and again when
             the discriminators' ``requires_grad`` flips; it pays off only for long runs on
             a GPU (thousands of iterations), never for short or CPU runs.
-        validation: aligned held-out pairs; the returned networks are those of the
-            validated iteration with the lowest MAE. None keeps the last iteration's.
+        validation: aligned held-out pairs, validated every ``validation.every`` iterations
+            (the MAEs are returned in ``validation``). None keeps the last iteration's networks.
+        selection: which networks are returned: "best_validation" (radsynth's default),
+            those of the validated iteration with the lowest MAE; "last" (the official
+            RegGAN protocol: the last epoch is tested), those of the last iteration, the
+            validation only recorded.
         desc: progress-bar label (default: the mode).
         resume: saves the run's state every few steps and on SIGTERM, and continues from a
             saved state (:class:`radsynth.training.resume.Resume`); None trains in one go.
@@ -265,6 +271,8 @@ def train_translation(
         A :class:`TranslationResult`.
     """
     spec = mode_spec(mode)
+    if selection not in ("best_validation", "last"):
+        raise ValueError(f"selection must be 'best_validation' or 'last', got {selection!r}")
     source, target = np.asarray(source), np.asarray(target)
     if source.ndim not in (4, 5) or target.ndim != source.ndim or source.shape[0] != target.shape[0]:
         raise ValueError(f"source/target must be (N, C, *spatial) with equal N; got {source.shape}, {target.shape}")
@@ -356,7 +364,8 @@ def train_translation(
         if validation is not None and (iteration % max(1, validation.every) == 0 or iteration == iterations):
             mae = validation_mae(nets["generator"], validation, device, memory_format)
             running.validated.append({"iteration": iteration, "val_mae": mae})
-            if mae < running.best_mae:  # NaN (no foreground) never wins: the last iteration is kept
+            # NaN (no foreground) never wins: the last iteration is kept.
+            if selection == "best_validation" and mae < running.best_mae:
                 running.best_mae, running.selected, running.best_state = mae, iteration, _cpu_state(nets)
         bar.update(1)
         resume.step(iteration)

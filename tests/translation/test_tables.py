@@ -1,7 +1,8 @@
 import pandas as pd
+import pytest
 
 from radsynth.report.tables import write_table
-from radsynth.translation.tables import mode_table, translation_table, unpaired_table
+from radsynth.translation.tables import mode_table, selection_caption, translation_table, unpaired_table
 
 
 def _long(rows):
@@ -47,7 +48,28 @@ def test_mode_table_orders_modes_and_shows_sizes():
     assert set(summary["setting"]) == {"level5"}
     assert "Kept iteration" not in table
     _, table = mode_table(_translation_rows(), "level5", {}, kept={"nc_r": "700 / 1000"})
-    assert table["Kept iteration"].tolist() == ["–", "–", "–", "700 / 1000"]
+    assert table["Kept iteration (best validation MAE)"].tolist() == ["–", "–", "–", "700 / 1000"]
+
+
+def test_every_table_states_the_selection_rule(tmp_path):
+    # The official protocol tests the last iteration: the column title and caption say so.
+    rows = _translation_rows()
+    kept = {(m, s): "80 / 80" for m in ("nc_r", "pix2pix", "c_r", "cyclegan") for s in ("level0", "level5", "unpaired")}
+    noise = rows[rows["setting"] != "unpaired"]
+    tables = [
+        translation_table(noise, kept, "last")[1],
+        mode_table(rows, "level5", {}, {m: v for (m, s), v in kept.items() if s == "level5"}, "last")[1],
+        unpaired_table(rows, "unpaired", {m: v for (m, s), v in kept.items() if s == "unpaired"}, "last")[1],
+    ]
+    for table in tables:
+        assert set(table["Kept iteration (last)"]) == {"80 / 80"}
+    paths = {ext: tmp_path / f"t.{ext}" for ext in ("csv", "md", "tex")}
+    write_table(noise, tables[0], paths, "Noise table. " + selection_caption("last"))
+    assert "Kept iteration (last)" in paths["md"].read_text()
+    assert "last training iteration" in paths["tex"].read_text()
+    assert "validation" in selection_caption("best_validation")
+    with pytest.raises(ValueError, match="selection must be one of"):
+        selection_caption("first")
 
 
 

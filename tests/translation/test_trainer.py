@@ -360,3 +360,44 @@ def test_selected_state_is_the_networks_of_that_iteration(monkeypatch):
     for name, state in shorter.state.items():
         for key, value in state.items():
             torch.testing.assert_close(selected.state[name][key], value, msg=f"{name}.{key}")
+
+
+def test_last_selection_returns_the_last_iteration_and_still_records_validation(monkeypatch):
+    # The official trainer tests the networks of its last epoch, whatever validation says.
+    source = blobs(8, seed=5)
+    validation = translation.Validation(source[:2], -source[:2], source[:2, 0] > -1, every=3)
+    scores = iter([0.3, 0.1, 0.2])  # iterations 3, 6, 8: the best would be 6
+    monkeypatch.setattr(translation, "validation_mae", lambda *args, **kwargs: next(scores))
+    common = dict(**TINY, iterations=8, batch_size=2, lr=5e-3, seed=0, device="cpu")
+    last = train_translation(source, -source, "nc_r", validation=validation, selection="last", **common)
+    plain = train_translation(source, -source, "nc_r", **common)
+    assert last.selected_iteration == 8
+    assert last.validation["val_mae"].tolist() == [0.3, 0.1, 0.2]
+    for name, state in plain.state.items():
+        for key, value in state.items():
+            torch.testing.assert_close(last.state[name][key], value, msg=f"{name}.{key}")
+    with pytest.raises(ValueError, match="selection must be 'best_validation' or 'last'"):
+        train_translation(source, -source, "nc_r", selection="best", **common)
+
+
+def test_official_options_train_and_reload(tmp_path):
+    # The paper preset's choices together: the official R (padded from 32 to its minimum),
+    # the pooled discriminator, the nearest whole-pixel redraw and the last iteration.
+    from radsynth.translation.misalign_torch import redraw_batch
+
+    source = blobs(4, seed=2)
+
+    def augment(a, b, generator):
+        return redraw_batch(a, b, 5, generator, interpolation="nearest")[:2]
+
+    result = train_translation(
+        source, -source, "nc_r", generator=TINY["generator"], discriminator={"filters": 4, "layers": 2, "pool": True},
+        registration={"network": "resunet", "channels": [4, 4, 4, 4, 4]}, augment=augment, selection="last",
+        iterations=2, batch_size=2, seed=0, device="cpu",
+    )
+    assert result.architecture["networks"]["registration"]["network"] == "resunet"
+    assert result.selected_iteration == 2
+    save_checkpoint(tmp_path / "m.pt", result.state, {"architecture": result.architecture})
+    translator = load_translator(tmp_path / "m.pt", device="cpu")
+    field = translator.register(source[:1], source[:1])
+    assert field.shape == (1, 2, 32, 32) and np.abs(field).max() < 1.0
