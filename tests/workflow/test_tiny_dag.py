@@ -219,8 +219,33 @@ def test_redrawn_elastic_misalignment_trains(tmp_path):
                      "--config", "scale=tiny", "--", target)
     assert done.returncode == 0, done.stderr[-5000:]
     sidecar = json.loads((tmp_path / target).with_suffix(".json").read_text())
-    assert sidecar["misalign"] == {"levels": [0, 5], "elastic": 2.0, "redraw": True}
+    assert sidecar["misalign"] == {"levels": [0, 5], "elastic": 2.0, "redraw": True, "interpolation": "bilinear"}
     assert not (tmp_path / "results" / "phantom" / "packed" / "level5").exists()  # trained on aligned slices
+
+
+@pytest.mark.integration
+def test_official_reggan_options_run_through_the_workflow(tmp_path):
+    # reggan_brats.yaml's official choices at the tiny scale: nearest whole-pixel redraw, the
+    # pooled D, the ResUnet R, and the last iteration tested and named in the table.
+    (tmp_path / "official.yaml").write_text(
+        "misalign: {levels: [5], redraw: true, interpolation: nearest}\n"
+        "translation: {methods: [nc_r], modes: [nc_r], unpaired: [], selection: last,\n"
+        "  discriminator: {pool: true}, registration: {network: resunet}}\n"
+    )
+    target = "results/phantom/tables/translation_modes.md"
+    done = snakemake(tmp_path, "--cores", "2", "--configfile", str(tmp_path / "official.yaml"),
+                     "--config", "scale=tiny", "--", target)
+    assert done.returncode == 0, done.stderr[-5000:]
+    sidecar = json.loads((tmp_path / "results/phantom/models/translation/nc_r_level5.json").read_text())
+    networks = sidecar["architecture"]["networks"]
+    assert networks["registration"]["network"] == "resunet" and networks["discriminator"]["pool"] is True
+    assert sidecar["selection"] == "last" and sidecar["selected_iteration"] == sidecar["iterations"] == 60
+    assert sidecar["misalign"]["interpolation"] == "nearest"
+    assert "Kept iteration (last)" in (tmp_path / target).read_text()
+
+    (tmp_path / "stored.yaml").write_text("misalign: {interpolation: nearest}\n")
+    refused = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "stored.yaml"), "--config", "scale=tiny")
+    assert refused.returncode != 0 and "misalign.interpolation nearest is the per-batch redraw" in refused.stdout + refused.stderr
 
 
 @pytest.mark.integration
