@@ -22,10 +22,10 @@ def paths(table):
 sidecars = [json.loads(Path(path).read_text()) for path in snakemake.input.sidecars]
 runs = {(s["run"]["method"], s["run"]["setting"]): s for s in sidecars}
 kept = {run: f"{s['selected_iteration']} / {s['iterations']}" for run, s in runs.items()}
-rules = {s.get("selection", "best_validation") for s in sidecars}
-selection = rules.pop() if len(rules) == 1 else "best_validation"
-if rules:  # mixed rules: each run's own is in its sidecar; the caption says so
-    log.warning("translation runs used different selections; the tables name the validation one")
+rules = sorted({s.get("selection", "best_validation") for s in sidecars})
+if len(rules) > 1:  # one config gives one rule; mixed only with sidecars of an older run
+    log.warning("translation runs used different selections (%s); the tables name best_validation", rules)
+selection = rules[0] if len(rules) == 1 else "best_validation"
 note = " " + selection_caption(selection)
 
 
