@@ -30,12 +30,18 @@ def _to_label(prob: torch.Tensor) -> torch.Tensor:
 
 
 def window_overlap(roi: Sequence[int], stride: Sequence[int] | None) -> tuple[float, ...]:
-    """MONAI's overlap fractions for a window step: ``1 - stride / roi`` per axis (0.5 without)."""
+    """MONAI's overlap fractions that make its window step exactly ``stride`` (0.5 without).
+
+    MONAI steps by ``int(roi * (1 - overlap))``, which truncates: with ``1 - stride / roi`` the
+    product can land just below ``stride`` (112 * (1 - (1 - 4/112)) = 3.99...: a step of 3).
+    Aiming at ``stride + 0.5`` puts the product half a voxel away from both neighbours, far
+    beyond float error, so the truncation gives ``stride``; a step of a whole window is overlap 0.
+    """
     if stride is None:
         return tuple(0.5 for _ in roi)
     if len(stride) != len(roi) or any(not 0 < s <= r for s, r in zip(stride, roi)):
         raise ValueError(f"stride {tuple(stride)} must have one step in 1..window per axis of {tuple(roi)}")
-    return tuple(1.0 - s / r for s, r in zip(stride, roi))
+    return tuple(0.0 if s == r else 1.0 - (s + 0.5) / r for s, r in zip(stride, roi))
 
 
 def predict_volume(
