@@ -89,13 +89,17 @@ def supervised_loss(name: str):
     """MONAI loss on sigmoid logits and one-hot foreground targets.
 
     ``batch=True`` pools the Dice over the batch (as DTC's dice loss does), so slices without
-    foreground do not each demand an exactly empty prediction.
+    foreground do not each demand an exactly empty prediction. ``dice_squared`` is DTC's
+    ``dice_loss``: 1 - (2 sum(p g) + 1e-5) / (sum(p^2) + sum(g^2) + 1e-5); ``dice`` has sum(p)
+    in the denominator (the V-Net paper's is squared too; radsynth's default keeps MONAI's).
     """
     if name == "dice_ce":
         return DiceCELoss(sigmoid=True, batch=True)
     if name == "dice":
         return DiceLoss(sigmoid=True, batch=True)
-    raise ValueError(f"unknown segmentation loss {name!r} (known: 'dice_ce', 'dice')")
+    if name == "dice_squared":
+        return DiceLoss(sigmoid=True, batch=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)
+    raise ValueError(f"unknown segmentation loss {name!r} (known: 'dice_ce', 'dice', 'dice_squared')")
 
 
 def one_hot_foreground(label: torch.Tensor, classes: int) -> torch.Tensor:
@@ -167,7 +171,8 @@ def train_segmentation(
         network: :func:`build_segmenter` keywords (backbone, channels, strides, res_units,
             features, dropout); keys the backbone does not read are dropped. ``spatial_dims``,
             ``in_channels`` and ``classes`` come from the data.
-        loss: "dice_ce" (MONAI ``DiceCELoss``) or "dice" (``DiceLoss``), both on sigmoids.
+        loss: "dice_ce" (MONAI ``DiceCELoss``), "dice" (``DiceLoss``) or "dice_squared" (DTC's
+            squared denominator), all on sigmoids.
         lr: learning rate.
         iterations: optimiser steps.
         batch_size: labelled samples per step.
