@@ -74,6 +74,7 @@ rule evaluate_segmentation:
         patch_size=SEGMENTATION["patch_size"],
         stride=SEGMENTATION["stride"],
         lcc=SEGMENTATION["lcc"],
+        evaluation=SEGMENTATION["evaluation"],
         device=config["device"],
     script:
         "../../scripts/evaluate_segmentation.py"
