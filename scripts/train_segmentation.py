@@ -46,6 +46,7 @@ result = train_segmentation(
     mean_teacher=settings["mean_teacher"],
     patch_size=settings["patch_size"],
     rotate_flip=settings["rotate_flip"],
+    sdf_target=settings["sdf_target"],
     seed=seed,
     device=device,
     resume=resume,
