@@ -40,12 +40,13 @@ def brute_force_dtc_map(mask):
     return target
 
 
-def test_patch_map_of_a_ball_cut_by_the_patch_edge():
+@pytest.mark.parametrize("engine", ["scipy", "torch"])
+def test_patch_map_of_a_ball_cut_by_the_patch_edge(engine):
     case = ball()
     window = np.s_[20:38, 4:30, 6:28]  # cuts the ball at x = 20 (centre 26) and at z = 6
     patch = case[window]
     assert patch.any() and case.sum() > patch.sum()
-    got = patch_sdf(torch.as_tensor(patch[None].astype(np.uint8)), classes=1)
+    got = patch_sdf(torch.as_tensor(patch[None].astype(np.uint8)), classes=1, engine=engine)
     assert got.shape == (1, 1, *patch.shape) and got.dtype == torch.float32
     got = got[0, 0].numpy()
     np.testing.assert_allclose(got, brute_force_dtc_map(patch), atol=1e-6)
@@ -56,12 +57,15 @@ def test_patch_map_of_a_ball_cut_by_the_patch_edge():
     assert cropped.max() < 0.9
 
 
-def test_patch_maps_per_sample_and_class():
+@pytest.mark.parametrize("engine", ["scipy", "torch"])
+def test_patch_maps_per_sample_and_class(engine):
     label = np.zeros((2, 12, 10, 8), np.uint8)
     label[0, 2:6, 2:6, 2:6] = 1
     label[0, 7:11, 3:8, 1:4] = 2
     label[1, 4:9, 1:5, 3:7] = 2  # class 1 absent: DTC's radsynth convention, +1 everywhere
-    got = patch_sdf(torch.as_tensor(label), classes=2, threads=2).numpy()
+    full = np.ones((1, 12, 10, 8), np.uint8)  # a patch inside the object: -1 everywhere
+    got = patch_sdf(torch.as_tensor(np.concatenate([label, full])), classes=2, threads=2, engine=engine).numpy()
+    assert (got[2, 0] == -1).all() and (got[2, 1] == 1).all()
     for b in range(2):
         for k in range(2):
             mask = label[b] == k + 1
