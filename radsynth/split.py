@@ -335,7 +335,9 @@ def excluded_subjects(splits: pd.DataFrame, task: str) -> list[str]:
     return sorted(splits.loc[tasks.map(lambda names: task in names), "subject"].astype(str))
 
 
-def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> list[str]:
+def labelled_subset(
+    subjects: Sequence[str], amount: int | float, seed: int, listed: Sequence[str] | None = None
+) -> list[str]:
     """The training subjects whose labels a semi-supervised run may use.
 
     Depends only on the seed and the names, so every method at one amount and seed sees the
@@ -344,7 +346,10 @@ def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> 
     Args:
         subjects: training subjects.
         amount: a count (int, DTC: 16 of 80) or a share in (0, 1] (float).
-        seed: random seed.
+        seed: random seed (unused with ``listed``).
+        listed: the training subjects in the order of the dataset's own train list: the first
+            ones are labelled, whatever the seed (DTC: ``labeled_idxs = range(labelnum)`` of
+            ``train.list``). Listed names that are not in ``subjects`` are skipped.
 
     Raises:
         ValueError: a count larger than the training subjects, or a share outside (0, 1].
@@ -357,5 +362,11 @@ def labelled_subset(subjects: Sequence[str], amount: int | float, seed: int) -> 
         if not 0 < amount <= 1:
             raise ValueError(f"labelled share must be in (0, 1], got {amount}")
         count = min(len(subjects), max(1, round(amount * len(subjects))))
+    if listed is not None:
+        present = set(subjects)
+        ordered = [name for name in dict.fromkeys(listed) if name in present]
+        if len(ordered) < count:
+            raise ValueError(f"{count} labelled subjects asked for, but the train list names {len(ordered)} of them")
+        return sorted(ordered[:count])
     shuffled = _hash_order(subjects, seed, salt="labelled:")
     return sorted(shuffled[:count])

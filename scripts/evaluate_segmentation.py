@@ -21,9 +21,10 @@ for folder in map(Path, params.subject_dirs):
     channels = [read_nifti(folder / f"{name}.nii.gz")[0] for name in params.channels]
     label, affine = read_nifti(folder / "label.nii.gz", np.uint8)
     affines[folder.name] = affine
-    subjects.append(
-        {"name": folder.name, "image": np.stack(channels), "label": label, "spacing": spacing_of(affine)}
-    )
+    subject = {"name": folder.name, "image": np.stack(channels), "label": label, "spacing": spacing_of(affine)}
+    if params.evaluation == "official":  # the volume before preprocessing padded it
+        subject["mask"] = read_nifti(folder / "mask.nii.gz", np.uint8)[0]
+    subjects.append(subject)
 
 model = load_segmenter(snakemake.input.model, device=device)
 metrics, predictions = evaluate_segmentation(
@@ -37,6 +38,7 @@ metrics, predictions = evaluate_segmentation(
     patch_size=params.patch_size,
     stride=params.stride,
     lcc=params.lcc,
+    evaluation=params.evaluation,
 )
 for name, prediction in predictions.items():
     write_nifti(Path(snakemake.output.predictions) / f"{name}.nii.gz", prediction, affines[name])

@@ -8,7 +8,7 @@ from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
 from radsynth.segmentation.trainer import train_segmentation
-from radsynth.split import labelled_subset, subjects_in
+from radsynth.split import labelled_subset, read_case_list, subjects_in
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 
@@ -23,7 +23,11 @@ splits = pd.read_csv(snakemake.input.splits, sep="\t")
 seed = int(wildcards.seed)
 token = wildcards.labelled
 amount = int(token[1:]) if token.startswith("n") else int(token) / 100
-labelled = labelled_subset(subjects_in(splits, "train"), amount, seed)
+listed = None
+if snakemake.params.labelled_list:  # the first N of the dataset's train list (DTC)
+    subject_of = {name: subject for subject, name in snakemake.params.names.items()}
+    listed = [subject_of.get(name, name) for name in read_case_list(snakemake.params.labelled_list)]
+labelled = labelled_subset(subjects_in(splits, "train"), amount, seed, listed=listed)
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
 
@@ -42,6 +46,7 @@ result = train_segmentation(
     mean_teacher=settings["mean_teacher"],
     patch_size=settings["patch_size"],
     rotate_flip=settings["rotate_flip"],
+    sdf_target=settings["sdf_target"],
     seed=seed,
     device=device,
     resume=resume,

@@ -13,6 +13,7 @@ from monai.inferers import sliding_window_inference
 from radsynth.training.loop import autocast, pick_device
 
 METRICS = ("dice", "jaccard", "hd95", "asd", "hd95_vox", "asd_vox")
+EVALUATIONS = ("radsynth", "official")
 
 
 def _probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -30,12 +31,26 @@ def _to_label(prob: torch.Tensor) -> torch.Tensor:
 
 
 def window_overlap(roi: Sequence[int], stride: Sequence[int] | None) -> tuple[float, ...]:
-    """MONAI's overlap fractions for a window step: ``1 - stride / roi`` per axis (0.5 without)."""
+    """MONAI's overlap fractions that make its window step exactly ``stride`` (0.5 without).
+
+    MONAI steps by ``int(roi * (1 - overlap))``, which truncates: with ``1 - stride / roi`` the
+    product can land just below ``stride`` (112 * (1 - (1 - 4/112)) = 3.99...: a step of 3).
+    Aiming at ``stride + 0.5`` puts the product half a voxel away from both neighbours, far
+    beyond float error, so the truncation gives ``stride``; a step of a whole window is overlap 0.
+    """
     if stride is None:
         return tuple(0.5 for _ in roi)
     if len(stride) != len(roi) or any(not 0 < s <= r for s, r in zip(stride, roi)):
         raise ValueError(f"stride {tuple(stride)} must have one step in 1..window per axis of {tuple(roi)}")
-    return tuple(1.0 - s / r for s, r in zip(stride, roi))
+    return tuple(0.0 if s == r else 1.0 - (s + 0.5) / r for s, r in zip(stride, roi))
+
+
+def original_box(mask: np.ndarray | None) -> tuple[slice, ...]:
+    """The bounding box of a foreground ``mask`` (the volume before preprocessing padded it to
+    the common grid); everything when None or empty."""
+    if mask is None or not np.any(mask):
+        return (slice(None),) * (3 if mask is None else np.ndim(mask))
+    return tuple(slice(int(a.min()), int(a.max()) + 1) for a in np.nonzero(mask))
 
 
 def predict_volume(
@@ -47,6 +62,7 @@ def predict_volume(
     divisor: int = 16,
     patch_size: Sequence[int] | None = None,
     stride: Sequence[int] | None = None,
+    pad_value: float | None = None,
 ) -> np.ndarray:
     """Segment one volume.
 
@@ -62,6 +78,8 @@ def predict_volume(
         patch_size: 3D window size (e.g. DTC's 112x112x80); the whole volume when None.
         stride: 3D window step per axis (DTC LA: 18x18x4); None: half the window. Overlapping
             probabilities are averaged with equal weights, as DTC's test code does.
+        pad_value: what pads a volume (or slice) smaller than the window: None = the image
+            minimum (background); DTC pads with 0 (centred, and only where it is smaller).
 
     Returns:
         (X, Y, Z) uint8 classes (sigmoid > 0.5; with several classes the most likely one).
@@ -70,12 +88,13 @@ def predict_volume(
     was_training = model.training
     model.eval()
     x = torch.as_tensor(np.ascontiguousarray(volume, dtype=np.float32))
+    fill = float(x.min()) if pad_value is None else float(pad_value)
     with torch.inference_mode():
         if spatial_dims == 2:
             slices = x.permute(3, 0, 1, 2)  # (Z, C, X, Y)
             height, width = slices.shape[-2:]
             pad_h, pad_w = -height % divisor, -width % divisor
-            slices = F.pad(slices, (0, pad_w, 0, pad_h), value=float(x.min()))
+            slices = F.pad(slices, (0, pad_w, 0, pad_h), value=fill)
             parts = []
             for start in range(0, len(slices), batch_size):
                 batch = slices[start : start + batch_size].to(device)
@@ -91,7 +110,7 @@ def predict_volume(
                 overlap=window_overlap(roi, stride),
                 mode="constant",
                 padding_mode="constant",
-                cval=float(x.min()),
+                cval=fill,
             )
             out = _to_label(prob)[0].cpu()
         else:
@@ -113,6 +132,7 @@ def evaluate_segmentation(
     stride: Sequence[int] | None = None,
     convention: str = "dtc",
     lcc: bool = False,
+    evaluation: str = "radsynth",
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Per-case segmentation metrics in long form, and the predicted label volumes.
 
@@ -130,6 +150,12 @@ def evaluate_segmentation(
         lcc: also score the prediction after keeping each class's largest connected
             component (:func:`radsynth.segmentation.postprocess.largest_component`), as metrics
             prefixed ``lcc_``.
+        evaluation: "radsynth": the whole (preprocessed) grid, padded with the image minimum
+            where smaller than the window; an empty prediction of a present class scores Dice 0
+            and NaN distances, left out of means. "official" (DTC's ``test_all_case``): only
+            the original volume (the bounding box of ``subject["mask"]`` when given; zeros
+            elsewhere), padded with 0 only where smaller than the window, and an empty
+            prediction scores 0 on every metric, counted in the means.
 
     Returns:
         A frame with columns ``case, method, setting, metric, value`` (metrics dice, jaccard,
@@ -141,16 +167,23 @@ def evaluate_segmentation(
     from radsynth.segmentation.metrics import segmentation_metrics
     from radsynth.segmentation.postprocess import largest_component
 
+    if evaluation not in EVALUATIONS:
+        raise ValueError(f"evaluation must be one of {EVALUATIONS}, got {evaluation!r}")
+    official = evaluation == "official"
     rows, predictions = [], {}
     for subject in subjects:
-        pred = predict_volume(
+        image = np.asarray(subject["image"])
+        box = original_box(subject.get("mask")) if official else tuple(slice(None) for _ in image.shape[1:])
+        pred = np.zeros(image.shape[1:], np.uint8)  # outside the original volume: background
+        pred[box] = predict_volume(
             model,
-            subject["image"],
+            image[(slice(None), *box)],
             spatial_dims,
             batch_size,
             device,
             patch_size=patch_size,
             stride=stride,
+            pad_value=0.0 if official else None,
         )
         predictions[subject["name"]] = pred
         ref = np.asarray(subject["label"]).astype(np.uint8)
@@ -160,6 +193,10 @@ def evaluate_segmentation(
             variants["lcc_"] = largest_component(pred, classes)
         for prefix, labels in variants.items():
             per_class = segmentation_metrics(labels, ref, spacing, tuple(classes), convention=convention)
+            if official:  # DTC: a prediction with no voxel scores (0, 0, 0, 0)
+                for scores in per_class:
+                    if not (labels == scores["class"]).any():
+                        scores.update(dict.fromkeys(METRICS, 0.0))
             values = {}
             for scores in per_class:
                 suffix = f"_c{scores['class']}" if len(classes) > 1 else ""

@@ -9,9 +9,11 @@ Methods (``method``):
   (:mod:`radsynth.segmentation.consistency`);
 - ``mean_teacher``: supervised loss + EMA-teacher consistency on the unlabelled cases.
 
-The SDF targets are precomputed per case by the ``sdf`` stage (the official loop recomputes
-them on the CPU every iteration). Labels and SDFs of subjects outside ``labelled_subjects``
-are never read: they are dropped before anything reaches the device.
+The SDF targets are precomputed per case by the ``sdf`` stage and cropped with the patch
+(``sdf_target="case"``), or computed from each patch's own label as DTC's loop does
+(``sdf_target="patch"``, on CPU threads while the network runs). Labels and SDFs of subjects
+outside ``labelled_subjects`` are never read: they are dropped before anything reaches the
+device.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from radsynth.segmentation.consistency import (
     mean_teacher_loss,
 )
 from radsynth.segmentation.networks import BACKBONE_ARGS, DualHeadNet, build_segmenter
+from radsynth.segmentation.sdf import PatchSDF
 from radsynth.training.loop import (
     LossLog,
     autocast,
@@ -89,13 +92,17 @@ def supervised_loss(name: str):
     """MONAI loss on sigmoid logits and one-hot foreground targets.
 
     ``batch=True`` pools the Dice over the batch (as DTC's dice loss does), so slices without
-    foreground do not each demand an exactly empty prediction.
+    foreground do not each demand an exactly empty prediction. ``dice_squared`` is DTC's
+    ``dice_loss``: 1 - (2 sum(p g) + 1e-5) / (sum(p^2) + sum(g^2) + 1e-5); ``dice`` has sum(p)
+    in the denominator (the V-Net paper's is squared too; radsynth's default keeps MONAI's).
     """
     if name == "dice_ce":
         return DiceCELoss(sigmoid=True, batch=True)
     if name == "dice":
         return DiceLoss(sigmoid=True, batch=True)
-    raise ValueError(f"unknown segmentation loss {name!r} (known: 'dice_ce', 'dice')")
+    if name == "dice_squared":
+        return DiceLoss(sigmoid=True, batch=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)
+    raise ValueError(f"unknown segmentation loss {name!r} (known: 'dice_ce', 'dice', 'dice_squared')")
 
 
 def one_hot_foreground(label: torch.Tensor, classes: int) -> torch.Tensor:
@@ -150,6 +157,7 @@ def train_segmentation(
     optimizer: str = "adamw",
     augmentation_prob: float = 0.5,
     resume: Resume | None = None,
+    sdf_target: str = "case",
 ) -> SegmentationResult:
     """Train a dual-head segmenter on packed slices or volumes.
 
@@ -167,7 +175,8 @@ def train_segmentation(
         network: :func:`build_segmenter` keywords (backbone, channels, strides, res_units,
             features, dropout); keys the backbone does not read are dropped. ``spatial_dims``,
             ``in_channels`` and ``classes`` come from the data.
-        loss: "dice_ce" (MONAI ``DiceCELoss``) or "dice" (``DiceLoss``), both on sigmoids.
+        loss: "dice_ce" (MONAI ``DiceCELoss``), "dice" (``DiceLoss``) or "dice_squared" (DTC's
+            squared denominator), all on sigmoids.
         lr: learning rate.
         iterations: optimiser steps.
         batch_size: labelled samples per step.
@@ -185,12 +194,16 @@ def train_segmentation(
         augmentation_prob: per-sample probability of a baseline transform.
         resume: saves the run's state every few steps and on SIGTERM, and continues from a
             saved state (:class:`radsynth.training.resume.Resume`); None trains in one go.
+        sdf_target: "case" (crops of the precomputed whole-case maps) or "patch" (DTC: each
+            labelled patch's own map after cropping and augmentation, normalised within it).
 
     Returns:
         A :class:`SegmentationResult`.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (known: {METHODS})")
+    if sdf_target not in ("case", "patch"):
+        raise ValueError(f"unknown sdf_target {sdf_target!r} (known: 'case', 'patch')")
     dtc = {**DTC_DEFAULTS, **(dtc or {})}
     mt = {**MEAN_TEACHER_DEFAULTS, **(mean_teacher or {})}
     device = device if isinstance(device, torch.device) else pick_device(device or "auto")
@@ -246,6 +259,8 @@ def train_segmentation(
     teacher = MeanTeacher(model, mt["ema_decay"], mt["noise"]) if method == "mean_teacher" else None
     optim, scheduler = _optimizer(optimizer, model.parameters(), lr, iterations)
     criterion = supervised_loss(loss)
+    uses_sdf = method in ("supervised_sdf", "dtc")
+    patch_maps = PatchSDF(int(classes), torch.get_num_threads()) if uses_sdf and sdf_target == "patch" else None
 
     n_synthetic = 0
     if synthetic is not None:
@@ -285,12 +300,16 @@ def train_segmentation(
             if memory_format is not None:
                 image = image.contiguous(memory_format=memory_format)
 
+            # DTC's per-patch SDF, on CPU threads while the network runs (rows with labels).
+            pending_sdf = patch_maps.submit(label[:batch_size]) if patch_maps is not None else None
             with autocast(device):
                 seg, tanh_out = model(image)
             seg, tanh_out = seg.float(), tanh_out.float()
             total = criterion(seg[:batch_size], one_hot_foreground(label[:batch_size], classes))
             terms = {"supervised": total.item()}
-            if method in ("supervised_sdf", "dtc"):
+            if uses_sdf:
+                if pending_sdf is not None:
+                    sdf = torch.cat([pending_sdf(), sdf[batch_size:]])
                 sdf_mse, cons = dtc_losses(seg, tanh_out, sdf, batches.has_sdf, dtc["sharpness"])
                 total = total + dtc["sdf_weight"] * sdf_mse
                 terms["sdf"] = sdf_mse.item()
@@ -317,6 +336,8 @@ def train_segmentation(
             bar.update(1)
             resume.step(iteration + 1)
     elapsed = time.perf_counter() - start
+    if patch_maps is not None:
+        patch_maps.close()
     log.flush(iterations)
     resume.finish()
     plain = torch.contiguous_format  # checkpoints load anywhere, whatever layout trained

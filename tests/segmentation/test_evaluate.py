@@ -49,7 +49,8 @@ def test_window_overlap_from_a_stride():
     from radsynth.segmentation.evaluate import window_overlap
 
     # DTC's LA test: 112x112x80 windows every 18x18x4 voxels
-    assert window_overlap((112, 112, 80), (18, 18, 4)) == pytest.approx((1 - 18 / 112, 1 - 18 / 112, 0.95))
+    assert window_overlap((112, 112, 80), (18, 18, 4)) == pytest.approx((1 - 18.5 / 112, 1 - 18.5 / 112, 1 - 4.5 / 80))
+    assert window_overlap((8, 8), (8, 2)) == pytest.approx((0.0, 1 - 2.5 / 8))
     assert window_overlap((8, 8), None) == (0.5, 0.5)
     with pytest.raises(ValueError, match="stride"):
         window_overlap((8, 8), (9, 2))

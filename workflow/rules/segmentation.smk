@@ -1,6 +1,15 @@
 # Downstream segmentation: the semi-supervised methods (DTC, mean teacher, the supervised_sdf
 # ablation) and supervised training at each labelled amount, per seed.
 
+# labelled_from "list": the first N cases of the dataset's own train list are labelled (DTC).
+LABELLED_LIST = None
+if SEGMENTATION["labelled_from"] == "list":
+    LABELLED_LIST = (config["split"].get("lists") or {}).get("train")
+    if not LABELLED_LIST:
+        raise ValueError(
+            "config: segmentation.labelled_from 'list' needs split.lists.train (the dataset's train list)"
+        )
+
 
 rule train_segmentation:
     input:
@@ -26,6 +35,8 @@ rule train_segmentation:
         gpu=1,
     params:
         settings=SEGMENTATION,
+        labelled_list=LABELLED_LIST,
+        names=subject_names() if LABELLED_LIST else {},
         device=config["device"],
         resume=resume_path(
             "train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}"
@@ -63,6 +74,7 @@ rule evaluate_segmentation:
         patch_size=SEGMENTATION["patch_size"],
         stride=SEGMENTATION["stride"],
         lcc=SEGMENTATION["lcc"],
+        evaluation=SEGMENTATION["evaluation"],
         device=config["device"],
     script:
         "../../scripts/evaluate_segmentation.py"
