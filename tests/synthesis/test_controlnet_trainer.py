@@ -172,6 +172,31 @@ def test_guidance_is_uncond_plus_scale_times_the_difference(scale, expected):
     assert len(model.batches) == 1 and model.batches[0] == pytest.approx(fill + [0.2, 0.2, 0.4, 0.4])
 
 
+class QuarterCodec:
+    """Stand-in latent codec: latents on the image grid, decoded as latent / 4."""
+
+    factor = 1
+
+    def latent_shape(self, shape):
+        return tuple(shape)
+
+    def decode(self, latents):
+        return latents / 4
+
+
+@pytest.mark.parametrize("codec,expected", [(None, 1.0), (QuarterCodec(), 0.5)])
+def test_latents_are_not_clipped_pixels_are(codec, expected):
+    # A model predicting x0 = 2 (prompt word 20): in latent space DDIM-20 keeps the 2, decoded
+    # as 0.5; in pixel space ([-1, 1] data) the prediction is clamped to 1.
+    config = scheduler_config(1000, "linear_beta", prediction_type="sample")
+    generator = ControlNetGenerator(Prediction(), Prompt(), Silent(), config, {"edge_sigma": 1.0, "mask_fill": None},
+                                    codec=codec)
+    images, labels = disks(1)
+    tokens = np.full((1, MAX_WORDS), 20, np.int64)
+    out = generator.sample(images, labels, 1, tokens=tokens, steps=20, device="cpu")
+    np.testing.assert_allclose(out["image"], expected, atol=1e-5)
+
+
 def test_text_conditioned_base_needs_prompts(base):
     images, labels = disks()
     with pytest.raises(ValueError, match="prompt"):
