@@ -3,6 +3,8 @@
 The ControlNet starts as a copy of the trained UNet's encoder (MONAI ``copy_model_state``) with
 zero-initialised outputs, so training begins from the base model's own samples; only the
 ControlNet learns, which is what lets a base model pretrained on a pool keep its prior.
+EMIT-Diff's transfer starts each task's ControlNet from the one pretrained on the pool instead
+(``init``) and rotates and zooms image and control map together (``rotate``, ``scale``).
 """
 
 from __future__ import annotations
