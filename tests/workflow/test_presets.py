@@ -1,9 +1,8 @@
 """Every preset in config/experiments/ validates and builds its DAG (a dry run), with its data
 folder pointed at ../shared/data or, for the GPU presets, at a generated dataset of the layout."""
 
-import sys
-
 import re
+import sys
 
 import pytest
 import yaml
