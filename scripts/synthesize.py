@@ -36,6 +36,7 @@ pairs = generator.sample(
     steps=settings["sampling_steps"],
     sampler=settings["sampler"],
     guidance_scale=settings["guidance_scale"],
+    eta=settings["eta"],
     batch_size=settings["sample_batch_size"],
     device=device,
 )
@@ -55,7 +56,8 @@ write_json(
         "checkpoint": snakemake.input.model,
         "checkpoint_sha256": file_hash(snakemake.input.model),
         "seed": params.seed,
-        "sampler": f"{settings['sampler']} {settings['sampling_steps']} steps, guidance {settings['guidance_scale']}",
+        "sampler": f"{settings['sampler']} {settings['sampling_steps']} steps, eta {settings['eta']}, "
+        f"guidance {settings['guidance_scale']}",
         "per_mask": params.per_mask,
         "prompts": sorted({describe(t) for t in tokens}) if wildcards.generator == "controlnet" else [],
         "training_subjects": sorted(map(str, set(train["subject"]))),

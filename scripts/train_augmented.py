@@ -38,6 +38,7 @@ result = train_segmentation(
     seed=snakemake.params.seed,
     device=job_device(snakemake.params.device),
     resume=resume,
+    patch_mix=options["patch_mix"] if synthetic is not None and options["synthetic_mixing"] == "patch_mask" else None,
 )
 sidecar = {
     "architecture": result.architecture,

@@ -1,4 +1,5 @@
-"""Rule train_controlnet: the ControlNet on edge + mask-boundary images, base UNet frozen; the
+"""Rule train_controlnet: the ControlNet on edge + mask-boundary images, base UNet frozen (the
+training set's own, or the pool's), started from the pool's ControlNet if configured; the
 checkpoint holds base, ControlNet (and autoencoder), a self-contained generator."""
 
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
@@ -36,6 +37,10 @@ result = train_controlnet(
     lr=options["lr"],
     lr_schedule=settings["lr_schedule"],
     text_dropout=settings["text_dropout"],
+    flip=options["flip"],
+    rotate=options["rotate"],
+    scale=options["scale"],
+    init=load_checkpoint(snakemake.input.init)[0] if snakemake.input.init else None,
     seed=params.seed,
     device=device,
     resume=resume,
@@ -54,6 +59,7 @@ sidecar = {
     "prompt": params.prompt,
     "settings": settings,
     "base_checkpoint": snakemake.input.base,
+    "init_checkpoint": snakemake.input.init or None,
     "data_hash": data_hash,
     "images_per_second": result.images_per_second,
 }

@@ -30,6 +30,7 @@ import torch
 from monai.losses import DiceCELoss, DiceLoss
 
 from radsynth.augment import build_augmentation
+from radsynth.augment.patch_mix import PatchMixBatches
 from radsynth.io import load_checkpoint
 from radsynth.segmentation.batches import Batches, mask_boxes, pad_to, rot_flip
 from radsynth.segmentation.consistency import (
@@ -158,6 +159,7 @@ def train_segmentation(
     augmentation_prob: float = 0.5,
     resume: Resume | None = None,
     sdf_target: str = "case",
+    patch_mix: dict | None = None,
 ) -> SegmentationResult:
     """Train a dual-head segmenter on packed slices or volumes.
 
@@ -196,6 +198,8 @@ def train_segmentation(
             saved state (:class:`radsynth.training.resume.Resume`); None trains in one go.
         sdf_target: "case" (crops of the precomputed whole-case maps) or "patch" (DTC: each
             labelled patch's own map after cropping and augmentation, normalised within it).
+        patch_mix: EMIT-Diff's mixing, ``{"patch", "real_fraction"}``
+            (:class:`radsynth.augment.patch_mix.PatchMixBatches`); None mixes whole synthetic rows.
 
     Returns:
         A :class:`SegmentationResult`.
@@ -276,6 +280,8 @@ def train_segmentation(
         boxes=None if boxes is None else torch.as_tensor(boxes[rows]),
         unlabelled_boxes=None if boxes is None else torch.as_tensor(boxes[~labelled]),
     )
+    if patch_mix is not None:  # each real slice with a synthetic partner of its own
+        batches = PatchMixBatches.for_training(method, images, labels, sdfs, rows, synthetic, batch_size, patch_mix)
     augment = build_augmentation(augmentation, augmentation_prob, seed, spatial_dims)
 
     log = LossLog(log_every)
@@ -305,6 +311,8 @@ def train_segmentation(
             with autocast(device):
                 seg, tanh_out = model(image)
             seg, tanh_out = seg.float(), tanh_out.float()
+            if patch_mix is not None:  # the loss reads real and partner predictions merged by blocks
+                seg, label = batches.merge(seg, label, generator)
             total = criterion(seg[:batch_size], one_hot_foreground(label[:batch_size], classes))
             terms = {"supervised": total.item()}
             if uses_sdf:

@@ -87,6 +87,7 @@ class ControlNetGenerator:
         steps: int = 20,
         sampler: str = "ddim",
         guidance_scale: float | None = None,
+        eta: float = 0.0,
         batch_size: int = 32,
         device: torch.device | str | None = None,
         **_,
@@ -103,6 +104,7 @@ class ControlNetGenerator:
             sampler: "ddim" or "ddpm".
             guidance_scale: classifier-free guidance weight on the prompt (uncond + w (cond -
                 uncond)); None or 1 samples the conditional model alone, at half the cost.
+            eta: DDIM's noise weight (EMIT-Diff: 0, deterministic).
             batch_size: samples denoised together (larger is faster on a GPU).
             device: where to sample; None picks CUDA when present.
 
@@ -119,7 +121,9 @@ class ControlNetGenerator:
         words = None if tokens is None else torch.as_tensor(tokens, device=device)
         cfg = None if guidance_scale in (None, 1.0) else float(guidance_scale)
         shape = self.codec.latent_shape(images.shape[1:]) if self.codec is not None else images.shape[1:]
-        inferer = ControlNetDiffusionInferer(sampling_scheduler(self.scheduler, sampler, steps))
+        # Latents are unbounded: clamping their x0 predictions to [-1, 1] would flatten them.
+        schedule = dict(sampler=sampler, steps=steps, clip_sample=self.codec is None, eta=eta)
+        inferer = ControlNetDiffusionInferer(sampling_scheduler(self.scheduler, **schedule))
         out = np.empty((len(plan["seed"]), *images.shape[1:]), dtype=np.float32)
         for start in range(0, len(out), batch_size):
             part = slice(start, start + batch_size)
@@ -129,7 +133,7 @@ class ControlNetGenerator:
                 context = None if words is None else self.prompt_encoder(words[rows])
                 result = inferer.sample(
                     noise, self.unet, self.controlnet, control[rows],
-                    scheduler=sampling_scheduler(self.scheduler, sampler, steps),
+                    scheduler=sampling_scheduler(self.scheduler, **schedule),
                     conditioning=context, mode="crossattn", verbose=False, cfg=cfg, cfg_fill_value=CFG_FILL_VALUE,
                 )  # fmt: skip
                 if self.codec is not None:

@@ -3,11 +3,14 @@
 The ControlNet starts as a copy of the trained UNet's encoder (MONAI ``copy_model_state``) with
 zero-initialised outputs, so training begins from the base model's own samples; only the
 ControlNet learns, which is what lets a base model pretrained on a pool keep its prior.
+EMIT-Diff's transfer starts each task's ControlNet from the one pretrained on the pool instead
+(``init``) and rotates and zooms image and control map together (``rotate``, ``scale``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 from monai.inferers import ControlNetDiffusionInferer
 
 from radsynth.synthesis.control import control_map
+from radsynth.synthesis.control_augment import draw_rotate_scale, rotate_scale
 from radsynth.synthesis.diffusion_trainer import drop_prompts, lr_factor, target
 from radsynth.synthesis.networks import PromptEncoder, build_controlnet, build_unet, controlnet_config, ddpm_scheduler
 from radsynth.training.loop import (
@@ -90,6 +94,9 @@ def train_controlnet(
     lr_schedule: str = "constant",
     text_dropout: float = 0.1,
     flip: bool = True,
+    rotate: float = 0.0,
+    scale: Sequence[float] = (1.0, 1.0),
+    init: dict | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
     log_every: int = 10,
@@ -113,6 +120,11 @@ def train_controlnet(
         lr_schedule: "constant" or "cosine".
         text_dropout: probability of dropping a row's prompt (classifier-free guidance).
         flip: random left-right flips of image and control together.
+        rotate: largest random rotation (degrees) of image and control together (EMIT-Diff: 20).
+        scale: [low, high] of the random crop factor of image and control together (EMIT-Diff:
+            [0.75, 1.05]; see :mod:`radsynth.synthesis.control_augment`); [1, 1] for none.
+        init: ``{"controlnet": state_dict}`` to start from (EMIT-Diff: the ControlNet pretrained
+            on the pool); None starts from a copy of the base UNet's encoder.
         seed: seeds the batches, noise, timesteps, flips and dropout.
         device: "cpu", "cuda" or a torch device; None picks CUDA when present.
         log_every: iterations averaged per row of ``history``.
@@ -133,12 +145,17 @@ def train_controlnet(
         "control": {"edge_sigma": float(edge_sigma), "mask_fill": None if mask_fill is None else float(mask_fill)},
     }
     controlnet = build_controlnet(architecture["controlnet"], unet).to(device)
+    if init is not None:
+        controlnet.load_state_dict(init["controlnet"])
     scheduler = ddpm_scheduler(base_architecture["scheduler"])
     inferer = ControlNetDiffusionInferer(scheduler)
     optimizer = torch.optim.AdamW(controlnet.parameters(), lr=lr)
     lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(lr_schedule, iterations))
 
-    inputs = encoded_pairs(images, codec, device)
+    # Rotation and zoom move the pixels, so a latent model encodes each augmented batch.
+    spatial = rotate > 0 or tuple(scale) != (1.0, 1.0)
+    inputs = None if spatial else encoded_pairs(images, codec, device)
+    pixels = to_device(images, device) if spatial else None
     control = to_device(control_map(images, labels, edge_sigma, mask_fill), device)
     words = None if tokens is None else torch.as_tensor(tokens, device=device)
     log = LossLog(log_every)
@@ -152,8 +169,15 @@ def train_controlnet(
     for step in range(first, iterations):
         rows = batch_indices(len(control), batch_size, generator).to(device)
         flipped = torch.rand(len(rows), device=device) < (0.5 if flip else 0.0)
-        image = inputs[flipped.long(), rows]
         condition = torch.where(flipped.view(-1, 1, 1, 1), control[rows].flip(-2), control[rows])
+        if spatial:
+            image = torch.where(flipped.view(-1, 1, 1, 1), pixels[rows].flip(-2), pixels[rows])
+            image, condition = rotate_scale(image, condition, *draw_rotate_scale(len(rows), rotate, scale, generator))
+            if codec is not None:
+                with torch.no_grad():
+                    image = codec.encode(image)
+        else:
+            image = inputs[flipped.long(), rows]
         noise = torch.randn_like(image)
         timesteps = torch.randint(0, scheduler.num_train_timesteps, (len(rows),), device=device)
         with autocast(device):

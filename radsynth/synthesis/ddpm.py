@@ -72,6 +72,7 @@ class DDPMGenerator:
         seed: int = 0,
         steps: int = 20,
         sampler: str = "ddim",
+        eta: float = 0.0,
         batch_size: int = 32,
         device: torch.device | str | None = None,
         **_,
@@ -85,6 +86,7 @@ class DDPMGenerator:
             seed: base seed; sample j's noise comes from (seed, j // K, j % K).
             steps: sampler steps.
             sampler: "ddim" or "ddpm".
+            eta: DDIM's noise weight (0: deterministic).
             batch_size: samples denoised together.
             device: where to sample; None picks CUDA when present.
 
@@ -97,13 +99,16 @@ class DDPMGenerator:
         if self.unet.out_channels != channels + 1:
             raise ValueError(f"model makes {self.unet.out_channels - 1} image channels, the slices have {channels}")
         plan = plan_samples(n, per_mask, seed)
-        inferer = DiffusionInferer(sampling_scheduler(self.scheduler, sampler, steps))
+        # Pixel space in [-1, 1]: x0 predictions are clamped to the data's range, as in DDPM.
+        schedule = dict(sampler=sampler, steps=steps, clip_sample=True, eta=eta)
+        inferer = DiffusionInferer(sampling_scheduler(self.scheduler, **schedule))
         out = np.empty((len(plan["seed"]), channels + 1, height, width), dtype=np.float32)
         for start in range(0, len(out), batch_size):
             part = slice(start, start + batch_size)
             noise = sample_noise(plan["seed"][part], (channels + 1, height, width)).to(device)
             with torch.inference_mode(), autocast(device):
-                result = inferer.sample(noise, self.unet, scheduler=sampling_scheduler(self.scheduler, sampler, steps), verbose=False)
+                scheduler = sampling_scheduler(self.scheduler, **schedule)
+                result = inferer.sample(noise, self.unet, scheduler=scheduler, verbose=False)
             out[part] = result.float().clamp(-1.0, 1.0).cpu().numpy()
         plan["source_index"] = np.full_like(plan["source_index"], -1)
         return {"image": out[:, :channels], "label": channel_mask(out[:, channels:], self.classes), **plan}

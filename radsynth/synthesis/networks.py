@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 import torch
 from monai.networks.nets import ControlNet, DiffusionModelUNet
-from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
+from monai.networks.schedulers import DDPMScheduler
 from monai.networks.utils import copy_model_state
 from torch import nn
 
 from radsynth.synthesis.prompts import MAX_WORDS, VOCABULARY
+from radsynth.synthesis.schedulers import RespacedDDPMScheduler, SpacedDDIMScheduler
 
 # MONAI's inferers fill the unconditional context with this value for classifier-free
 # guidance, so a prompt dropped in training is replaced by the same constant.
@@ -160,23 +161,32 @@ def scheduler_config(
 
 
 def ddpm_scheduler(config: dict) -> DDPMScheduler:
-    """DDPM scheduler (training, and 1000-step ancestral sampling)."""
+    """DDPM scheduler of training (noising and targets; its clipping is never used there)."""
     return DDPMScheduler(**config)
 
 
-def ddim_scheduler(config: dict, steps: int) -> DDIMScheduler:
-    """Deterministic (eta = 0) DDIM scheduler over the training schedule, set to ``steps`` steps."""
-    scheduler = DDIMScheduler(**config)
+def ddim_scheduler(config: dict, steps: int, *, clip_sample: bool = True, eta: float = 0.0) -> SpacedDDIMScheduler:
+    """DDIM over the training schedule, set to ``steps`` steps of one stride each.
+
+    Args:
+        config: kwargs of :func:`scheduler_config`.
+        steps: sampling steps.
+        clip_sample: clamp each x0 prediction to [-1, 1]: right for pixel-space data in
+            [-1, 1] (the DDPM convention), wrong for latents, whose values are unbounded.
+        eta: DDIM's noise weight (0: deterministic).
+    """
+    scheduler = SpacedDDIMScheduler(**config, clip_sample=clip_sample, eta=eta)
     scheduler.set_timesteps(int(steps))
     return scheduler
 
 
-def sampling_scheduler(config: dict, sampler: str, steps: int):
-    """``"ddim"`` with ``steps`` steps, or ``"ddpm"`` (ancestral, ``steps`` of the schedule)."""
+def sampling_scheduler(config: dict, sampler: str, steps: int, *, clip_sample: bool = True, eta: float = 0.0):
+    """``"ddim"`` with ``steps`` steps (and ``eta``), or ``"ddpm"``: ancestral sampling over
+    ``steps`` respaced steps (:class:`radsynth.synthesis.schedulers.RespacedDDPMScheduler`)."""
     if sampler == "ddim":
-        return ddim_scheduler(config, steps)
+        return ddim_scheduler(config, steps, clip_sample=clip_sample, eta=eta)
     if sampler != "ddpm":
         raise ValueError(f"sampler must be 'ddim' or 'ddpm', not {sampler!r}")
-    scheduler = ddpm_scheduler(config)
+    scheduler = RespacedDDPMScheduler(**config, clip_sample=clip_sample)
     scheduler.set_timesteps(int(steps))
     return scheduler

@@ -117,24 +117,29 @@ def pool_slices(
             refused (:func:`refuse_task_data`).
 
     Returns:
-        ``image`` float32 (N, C, H, W) in [-1, 1], ``tokens`` int64 (N, MAX_WORDS) of the
+        ``image`` float32 (N, C, H, W) in [-1, 1], ``label`` uint8 (N, H, W) (zeros for a
+        dataset without labels), ``tokens`` int64 (N, MAX_WORDS) of the
         dataset's prompt, ``subject`` (N,) the subject of each slice.
     """
     check_terms(dataset.get("prompt") or {})
     sources = discover(dict(dataset))
     refuse_task_data(dataset, sources, task)
-    images, subjects, names = [], [], {}
+    images, labels, subjects, names = [], [], [], {}
     for source in sources:
         subject = preprocess_subject(load_subject(source, dict(dataset)), **preprocess)
         keep = foreground_slices(subject.mask, min_foreground)
         volume = np.stack([subject.images[name] for name in channels])  # (C, X, Y, Z)
         images.append(np.moveaxis(volume[..., keep], -1, 0))
+        # The pool ControlNet's control maps mark label boundaries; unlabelled data, edges only.
+        label = subject.label if subject.label is not None else np.zeros(subject.mask.shape, np.uint8)
+        labels.append(np.moveaxis(label[..., keep], -1, 0))
         subjects += [source.subject] * len(keep)
         names[source.subject] = source.name
     if not subjects:
         raise ValueError(f"pool dataset {dataset.get('name')!r}: no slice with foreground")
     return {
         "image": np.concatenate(images).astype(np.float32),
+        "label": np.concatenate(labels).astype(np.uint8),
         "tokens": subject_tokens(dataset.get("prompt") or {}, subjects, names),
         "subject": np.array(subjects),
     }

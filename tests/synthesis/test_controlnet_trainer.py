@@ -172,6 +172,53 @@ def test_guidance_is_uncond_plus_scale_times_the_difference(scale, expected):
     assert len(model.batches) == 1 and model.batches[0] == pytest.approx(fill + [0.2, 0.2, 0.4, 0.4])
 
 
+class QuarterCodec:
+    """Stand-in latent codec: latents on the image grid, decoded as latent / 4."""
+
+    factor = 1
+
+    def latent_shape(self, shape):
+        return tuple(shape)
+
+    def decode(self, latents):
+        return latents / 4
+
+
+@pytest.mark.parametrize("codec,expected", [(None, 1.0), (QuarterCodec(), 0.5)])
+def test_latents_are_not_clipped_pixels_are(codec, expected):
+    # A model predicting x0 = 2 (prompt word 20): in latent space DDIM-20 keeps the 2, decoded
+    # as 0.5; in pixel space ([-1, 1] data) the prediction is clamped to 1.
+    config = scheduler_config(1000, "linear_beta", prediction_type="sample")
+    generator = ControlNetGenerator(Prediction(), Prompt(), Silent(), config, {"edge_sigma": 1.0, "mask_fill": None},
+                                    codec=codec)
+    images, labels = disks(1)
+    tokens = np.full((1, MAX_WORDS), 20, np.int64)
+    out = generator.sample(images, labels, 1, tokens=tokens, steps=20, device="cpu")
+    np.testing.assert_allclose(out["image"], expected, atol=1e-5)
+
+
+def test_transfer_starts_from_the_given_controlnet_and_keeps_the_base(base):
+    # EMIT-Diff's transfer: the pool's ControlNet is the start. At lr 0 AdamW moves nothing, so
+    # the result is the start itself; a fresh start (the base encoder's copy) is another.
+    pool = controlnet(base, iterations=2)
+    same = lambda a, b: all(torch.equal(v, b[k]) for k, v in a.items())  # noqa: E731
+    used = []
+
+    def spy(*args, **kwargs):
+        unet, encoder = frozen_base(*args, **kwargs)
+        used.append(unet)
+        return unet, encoder
+
+    augment = dict(init=pool.state, flip=False, rotate=20.0, scale=(0.75, 1.05))
+    assert same(controlnet(base, lr=0.0, **augment).state["controlnet"], pool.state["controlnet"])
+    assert not same(controlnet(base, lr=0.0).state["controlnet"], pool.state["controlnet"])
+    with mock.patch("radsynth.synthesis.controlnet_trainer.frozen_base", spy):
+        task = controlnet(base, **augment)  # lr 1e-3
+    # Only the ControlNet learns: the base UNet is bit-identical after the rotated, zoomed steps.
+    assert not same(task.state["controlnet"], pool.state["controlnet"])
+    assert same(used[0].state_dict(), base.state["unet"])
+
+
 def test_text_conditioned_base_needs_prompts(base):
     images, labels = disks()
     with pytest.raises(ValueError, match="prompt"):
@@ -199,7 +246,7 @@ def test_latent_controlnet_samples_full_size_images(base, tmp_path):
     codec = train_autoencoder(images, network={"channels": (8, 16), "latent_channels": 2, "norm_num_groups": 8}, **OPTIONS)
     latents = codec.codec().encode(torch.as_tensor(images)).numpy()
     latent_base = train_ddpm(latents, tokens=prompts(), unet=TINY, prompt_dim=16, flip=False, **OPTIONS)
-    result = controlnet(latent_base, codec=codec.codec())
+    result = controlnet(latent_base, codec=codec.codec(), rotate=5.0)  # augmented batches encoded per step
     assert result.architecture["controlnet"]["conditioning_embedding_num_channels"] == [16, 32]
     generator = save_generator(tmp_path / "latent.pt", latent_base, result, codec)
     out = generator.sample(images[:2], labels[:2], 1, tokens=prompts(2), steps=2, device="cpu")

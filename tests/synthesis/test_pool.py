@@ -49,6 +49,8 @@ def test_pool_slices_are_on_the_task_grid_with_their_prompts(tmp_path, task):
     assert pool["image"].min() >= -1 and pool["image"].max() <= 1
     assert {describe(t) for t in pool["tokens"]} == {"ultrasound breast benign", "ultrasound breast malignant"}
     assert len(set(pool["subject"])) == 4
+    # The labels come along (the pool ControlNet's control maps mark their boundaries).
+    assert pool["label"].shape == (4, 24, 24) and pool["label"].dtype == np.uint8 and pool["label"].any()
 
 
 def test_a_pool_that_is_the_task_data_under_another_name_is_refused(tmp_path, task):

@@ -56,3 +56,12 @@ def test_pool_label_map_with_integer_keys_from_yaml_is_accepted(tmp_path):
     done = dry_run(tmp_path, "scale=tiny", "--configfile", str(pool))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rule pool_slices:" in done.stdout and "name=pictures" in done.stdout
+
+
+def test_emitdiff_transfer_without_a_pool_is_refused(tmp_path):
+    # A locked base or a pool ControlNet (EMIT-Diff's transfer) needs a pool to pretrain them on.
+    locked = tmp_path / "locked.yaml"
+    locked.write_text("diffusion: {finetune_base: false}\n")
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(locked))
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "need a pool to pretrain on: set diffusion.pretrain.pool" in output

@@ -1,6 +1,7 @@
 """Every preset in config/experiments/ validates and builds its DAG (a dry run), with its data
 folder pointed at ../shared/data or, for the GPU presets, at a generated dataset of the layout."""
 
+import re
 import sys
 
 import pytest
@@ -70,7 +71,31 @@ def test_preset_builds_its_dag(preset, tmp_path):
     elif not root.exists():
         pytest.skip(f"{root} is absent")
     config["dataset"]["root"] = str(root)
+    for entry in config.get("diffusion", {}).get("pretrain", {}).get("pool", []):  # EMIT-Diff's pool
+        entry["dataset"]["root"] = str(tmp_path / entry["dataset"]["name"])
+        make_picture_pairs(tmp_path / entry["dataset"]["name"], 4)
     (tmp_path / "preset.yaml").write_text(yaml.safe_dump(config))
     done = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "preset.yaml"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "preprocess" in done.stdout and "split" in done.stdout
+    if preset == "emitdiff_busi":  # the official transfer: pool ControlNet, per fold only a ControlNet
+        assert re.search(r"^rule pretrain_controlnet:", done.stdout, re.M)
+        assert re.search(r"^rule train_controlnet:", done.stdout, re.M)
+        assert not re.search(r"^rule train_diffusion:", done.stdout, re.M)
+
+
+def test_emitdiff_preset_carries_the_official_values():
+    # NUBagciLab/DiffBoost: segmentation_sample.py (sampling), finetune_segmentation_training.py
+    # and segmentation_dataset.py (transfer), engine/network.py and configs/ (downstream).
+    config = yaml.safe_load((REPO / "config" / "experiments" / "emitdiff_busi.yaml").read_text())
+    diffusion, controlnet = config["diffusion"], config["diffusion"]["controlnet"]
+    assert (diffusion["sampler"], diffusion["sampling_steps"], diffusion["eta"], diffusion["guidance_scale"]) == ("ddim", 20, 0, 9)
+    assert diffusion["finetune_base"] is False and diffusion["pretrain"]["pool"]
+    assert (controlnet["init"], controlnet["lr"], controlnet["batch_size"]) == ("pool", 1e-6, 32)
+    assert (controlnet["flip"], controlnet["rotate"], controlnet["scale"]) == (False, 20, [0.75, 1.05])
+    assert config["synthesis"]["per_mask"] == 50
+    augmentation = config["augmentation"]
+    assert (augmentation["synthetic_mixing"], augmentation["patch_mix"]) == ("patch_mask", {"patch": 64, "real_fraction": 0.6})
+    assert (augmentation["folds"], augmentation["backbone"]) == (3, "attention_unet")
+    assert (config["segmentation"]["batch_size"], config["segmentation"]["lr"]) == (8, 1e-3)
+    assert config["preprocess"]["size"] == [384, 384]

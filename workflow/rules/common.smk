@@ -396,6 +396,21 @@ def pretrained_input(wildcards):
     return DIFFUSION["pretrained"] or []
 
 
+def controlnet_base(wildcards):
+    """The base UNet a training set's ControlNet steers: its own, fine-tuned, or with
+    diffusion.finetune_base false the pool's, locked (EMIT-Diff)."""
+    if DIFFUSION["finetune_base"]:
+        return f"{R}/models/synthesis/{wildcards.pack}/diffusion.pt"
+    return f"{R}/models/synthesis/pool/diffusion.pt"
+
+
+def controlnet_init(wildcards):
+    """What a training set's ControlNet starts from: the pool's ControlNet (EMIT-Diff) or nothing."""
+    if DIFFUSION["controlnet"]["init"] == "pool":
+        return f"{R}/models/synthesis/pool/controlnet.pt"
+    return []
+
+
 def pretrained_splits(wildcards):
     """The split, when a local checkpoint (diffusion.pretrained) is fine-tuned: the job refuses
     one trained on a subject that some fold tests on. The pool's model is not checked by
@@ -429,6 +444,14 @@ def check_pool():
             len(SEGMENTATION["channels"]),
         )
         check_terms(entry["dataset"]["prompt"])
+    official = (
+        not DIFFUSION["finetune_base"] or DIFFUSION["controlnet"]["init"] == "pool"
+    )
+    if official and not POOL:
+        raise ValueError(
+            "config: diffusion.finetune_base false and diffusion.controlnet.init pool (EMIT-Diff's "
+            "transfer) need a pool to pretrain on: set diffusion.pretrain.pool"
+        )
 
 
 check_pool()
@@ -460,7 +483,13 @@ def generator_losses():
         return []
     models = [g if g != "controlnet" else "diffusion" for g in generators()]
     models += ["controlnet"] if "controlnet" in generators() else []
-    return [f"{R}/models/synthesis/cv0_train/{m}.loss.tsv" for m in models]
+    logs = [f"{R}/models/synthesis/cv0_train/{m}.loss.tsv" for m in models]
+    if not DIFFUSION["finetune_base"]:  # the folds steer the pool's base
+        base = f"{R}/models/synthesis/cv0_train/diffusion.loss.tsv"
+        logs = [
+            log.replace("cv0_train", "pool") if log == base else log for log in logs
+        ]
+    return logs
 
 
 def sdf_folder():
@@ -607,8 +636,13 @@ def job_patterns():
         "pool_slices": list(POOL) if POOL and diffusion_packs else [],
         "train_pool_autoencoder": [""] if latent and POOL else [],
         "pretrain_diffusion": [""] if POOL and diffusion_packs else [],
+        "pretrain_controlnet": (
+            [""]
+            if diffusion_packs and DIFFUSION["controlnet"]["init"] == "pool"
+            else []
+        ),
         "train_autoencoder": diffusion_packs if latent and not POOL else [],
-        "train_diffusion": diffusion_packs,
+        "train_diffusion": diffusion_packs if DIFFUSION["finetune_base"] else [],
         "train_controlnet": diffusion_packs,
         "train_ddpm": [pack for pack, g in models if g == "ddpm"],
         "train_gan": [pack for pack, g in models if g == "gan"],

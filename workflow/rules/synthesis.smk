@@ -65,6 +65,36 @@ rule pretrain_diffusion:
         "../../scripts/pretrain_diffusion.py"
 
 
+rule pretrain_controlnet:
+    input:
+        pool=expand(f"{R}/pool/{{name}}.npz", name=list(POOL)),
+        base=f"{R}/models/synthesis/pool/diffusion.pt",
+        autoencoder=lambda wildcards: (
+            f"{R}/models/synthesis/pool/autoencoder.pt" if DIFFUSION["latent"] else []
+        ),
+    output:
+        model=f"{R}/models/synthesis/pool/controlnet.pt",
+        sidecar=f"{R}/models/synthesis/pool/controlnet.json",
+        history=f"{R}/models/synthesis/pool/controlnet.loss.tsv",
+    log:
+        log_path("pretrain_controlnet"),
+    benchmark:
+        bench_path("pretrain_controlnet")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION,
+        seed=config["seed"],
+        device=config["device"],
+        resume=resume_path("pretrain_controlnet"),
+        resume_every=config["resume_every"],
+    script:
+        "../../scripts/pretrain_controlnet.py"
+
+
 rule train_pool_autoencoder:
     input:
         pool=expand(f"{R}/pool/{{name}}.npz", name=list(POOL)),
@@ -154,7 +184,8 @@ rule train_diffusion:
 rule train_controlnet:
     input:
         train=f"{R}/packed/{{pack}}.npz",
-        base=f"{R}/models/synthesis/{{pack}}/diffusion.pt",
+        base=controlnet_base,
+        init=controlnet_init,
         autoencoder=autoencoder_input,
     output:
         model=f"{R}/models/synthesis/{{pack}}/controlnet.pt",
