@@ -13,7 +13,8 @@ slices), in ms on this machine's CPU:
   used for labels on a GPU: exact brute-force EDT; slow on a CPU).
 
 Labels are LA atria from ``--h5`` (DTC's ``mri_norm2.h5`` cases) when present, else
-ellipsoids. On a GPU the patch maps run on CPU threads while the network runs; no GPU here.
+ellipsoids. On a CPU the patch maps run on threads while the network runs; labels on a GPU
+take the torch engine on the device (not measured here: no GPU was lent).
 """
 
 from __future__ import annotations
