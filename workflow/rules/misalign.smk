@@ -1,7 +1,10 @@
 # Controlled misalignment (RegGAN noise levels), fixed and stored per pair, a batch of subjects
 # per job: every subject its preprocess batch prepared.
 
-if config["misalign"]["interpolation"] != "bilinear" and not config["misalign"]["redraw"]:
+if (
+    config["misalign"]["interpolation"] != "bilinear"
+    and not config["misalign"]["redraw"]
+):
     raise ValueError(
         "config: misalign.interpolation nearest is the per-batch redraw's (misalign.redraw: true); "
         "the stored pairs are bilinear, with their exact ground-truth field"
