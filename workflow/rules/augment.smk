@@ -83,6 +83,7 @@ rule evaluate_augmented:
         spatial_dims=2,
         patch_size=None,
         stride=None,
+        evaluation=SEGMENTATION["evaluation"],
         lcc=False,
         device=config["device"],
     script:
