@@ -7,6 +7,7 @@ from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import train_autoencoder
+from radsynth.synthesis.curve import without_heldout
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 
@@ -17,7 +18,8 @@ settings = snakemake.params.settings
 if snakemake.params.channels is None:  # the pool: slices already in the task's channels
     images = np.concatenate([load_arrays(path)["image"] for path in snakemake.input.pool])
 else:
-    images = select_channels(load_arrays(snakemake.input.train), snakemake.params.channels)
+    train = without_heldout(load_arrays(snakemake.input.train), snakemake.params.curve, snakemake.params.seed)
+    images = select_channels(train, snakemake.params.channels)  # without the curve's masks
 data_hash = file_hash(*snakemake.input)
 resume = job_resume(snakemake)
 result = train_autoencoder(

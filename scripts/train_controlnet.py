@@ -8,6 +8,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.controlnet_trainer import train_controlnet
+from radsynth.synthesis.curve import Snapshots, without_heldout
 from radsynth.synthesis.prompts import subject_tokens
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -17,7 +18,7 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 options, device = settings["controlnet"], job_device(params.device)
 
-train = load_arrays(snakemake.input.train)
+train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
 base_state, base_sidecar = load_checkpoint(snakemake.input.base)
 codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
 data_hash = file_hash(snakemake.input.train)
@@ -44,6 +45,7 @@ result = train_controlnet(
     seed=params.seed,
     device=device,
     resume=resume,
+    snapshot=Snapshots(snakemake.output.snapshots, params.curve["every"], options["iterations"]),
 )
 state = {"unet": base_state["unet"], **result.state}
 if "prompt_encoder" in base_state:

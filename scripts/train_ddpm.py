@@ -5,6 +5,7 @@ from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
 from radsynth.synthesis.ddpm import joint_data
+from radsynth.synthesis.curve import Snapshots, without_heldout
 from radsynth.synthesis.diffusion_trainer import train_ddpm
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -13,7 +14,7 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
-train = load_arrays(snakemake.input.train)
+train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
 result = train_ddpm(
@@ -28,6 +29,7 @@ result = train_ddpm(
     seed=params.seed,
     device=job_device(params.device),
     resume=resume,
+    snapshot=Snapshots(snakemake.output.snapshots, params.curve["every"], settings["iterations"]),
 )
 sidecar = {
     "generator": "ddpm",

@@ -4,6 +4,7 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
+from radsynth.synthesis.curve import Snapshots, without_heldout
 from radsynth.synthesis.mask_gan_trainer import train_mask_gan
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -12,7 +13,7 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
-train = load_arrays(snakemake.input.train)
+train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
 result = train_mask_gan(
@@ -29,6 +30,7 @@ result = train_mask_gan(
     seed=params.seed,
     device=job_device(params.device),
     resume=resume,
+    snapshot=Snapshots(snakemake.output.snapshots, params.curve["every"], settings["iterations"]),
 )
 sidecar = {
     "generator": "gan",

@@ -10,7 +10,7 @@ EMIT-Diff's transfer starts each task's ControlNet from the one pretrained on th
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +101,7 @@ def train_controlnet(
     device: torch.device | str | None = None,
     log_every: int = 10,
     resume: Resume | None = None,
+    snapshot: Callable[[int, Callable[[], dict]], None] | None = None,
 ) -> ControlNetResult:
     """Train a ControlNet that steers a frozen diffusion UNet with EMIT-Diff's control image.
 
@@ -130,6 +131,8 @@ def train_controlnet(
         log_every: iterations averaged per row of ``history``.
         resume: saves the run's state every few steps and on SIGTERM, and continues from a
             saved state (:class:`radsynth.training.resume.Resume`); None trains in one go.
+        snapshot: called as ``snapshot(step, state)`` at the start and after every step,
+            ``state()`` giving the ControlNet's weights so far (:class:`radsynth.synthesis.curve.Snapshots`).
 
     Returns:
         A :class:`ControlNetResult`.
@@ -164,6 +167,9 @@ def train_controlnet(
     resume.track(controlnet=controlnet, optimizer=optimizer, lr_scheduler=lr_scheduler, generator=generator, log=log)
     first = resume.start()
     bar = progress(iterations, "controlnet", initial=first)
+    snapshot = snapshot or (lambda step, state: None)
+    weights = lambda: {"controlnet": cpu_state(controlnet)}  # noqa: E731
+    snapshot(first, weights)
     controlnet.train()
     start = time.perf_counter()
     for step in range(first, iterations):
@@ -190,6 +196,7 @@ def train_controlnet(
         lr_scheduler.step()
         log.add(step + 1, loss=loss.item())
         bar.update()
+        snapshot(step + 1, weights)
         resume.step(step + 1)
     log.flush(iterations)
     bar.close()

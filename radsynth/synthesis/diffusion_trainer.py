@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,7 @@ def train_ddpm(
     device: torch.device | str | None = None,
     log_every: int = 10,
     resume: Resume | None = None,
+    snapshot: Callable[[int, Callable[[], dict]], None] | None = None,
 ) -> DiffusionResult:
     """Train a DDPM noise predictor on ``data``, optionally conditioned on prompts.
 
@@ -107,6 +109,9 @@ def train_ddpm(
         log_every: iterations averaged per row of ``history``.
         resume: saves the run's state every few steps and on SIGTERM, and continues from a
             saved state (:class:`radsynth.training.resume.Resume`); None trains in one go.
+        snapshot: called as ``snapshot(step, state)`` at the start and after every step,
+            ``state()`` giving the sampler's weights so far (the EMA's when kept; see
+            :class:`radsynth.synthesis.curve.Snapshots`).
 
     Returns:
         A :class:`DiffusionResult`.
@@ -144,6 +149,9 @@ def train_ddpm(
         resume.track(ema=ema)
     first = resume.start()
     bar = progress(iterations, "diffusion", initial=first)
+    snapshot = snapshot or (lambda step, state: None)
+    weights = lambda: named_states(modules if ema is None else ema.module)  # noqa: E731
+    snapshot(first, weights)
     modules.train()
     start = time.perf_counter()
     for step in range(first, iterations):
@@ -166,6 +174,7 @@ def train_ddpm(
             ema.update_parameters(modules)
         log.add(step + 1, loss=loss.item())
         bar.update()
+        snapshot(step + 1, weights)
         resume.step(step + 1)
     log.flush(iterations)
     bar.close()

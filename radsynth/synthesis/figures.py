@@ -6,6 +6,7 @@ import os
 import textwrap
 
 import numpy as np
+import pandas as pd
 from matplotlib.colors import ListedColormap
 
 from radsynth.report.figures import LABEL_COLOURS, canvas, draw_contours, radiological, save_figure, show_image
@@ -53,4 +54,42 @@ def generator_figure(
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    save_figure(fig, path)
+
+
+def structure_curve_figure(curve: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Structure Dice against the training step, one line per generator: the mean over folds
+    with a band from the lowest to the highest fold, and the segmenter on the real held-out
+    slices (generator ``real``) as a dashed line. A second panel, when an unconditional
+    generator drew its own masks, shows the share of them that are not empty.
+
+    Args:
+        curve: the rows of :data:`radsynth.synthesis.curve.COLUMNS` (``real`` rows: step NaN).
+        path: PNG to write.
+    """
+    trained = curve[curve["generator"] != "real"]
+    shares = trained.dropna(subset=["nonempty_share"])
+    panels = [("structure_dice", "structure Dice (%)", trained)]
+    if len(shares):
+        panels.append(("nonempty_share", "non-empty drawn masks (%)", shares))
+    colours = {generator: f"C{i}" for i, generator in enumerate(trained["generator"].unique())}  # same in both panels
+    fig, axes = canvas(1, len(panels), 3.6, 2.8)
+    for ax, (column, title, rows) in zip(axes[0], panels):
+        scale = 100.0 if column == "nonempty_share" else 1.0
+        for generator, frame in rows.groupby("generator", sort=False):
+            by_step = frame.groupby("step")[column].agg(["mean", "min", "max"]) * scale
+            colour = colours[generator]
+            ax.plot(by_step.index, by_step["mean"], marker="o", markersize=3, linewidth=1.2, color=colour, label=generator)
+            ax.fill_between(by_step.index, by_step["min"], by_step["max"], color=colour, alpha=0.2, linewidth=0)
+        ceiling = curve.loc[curve["generator"] == "real", "structure_dice"]
+        if column == "structure_dice" and ceiling.notna().any():
+            ax.axhline(ceiling.mean(), color="black", linestyle="--", linewidth=1.0, label="real slices")
+        if not len(rows):
+            ax.text(0.5, 0.5, "no held-out masks", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_ylim(-2, 102)
+        ax.set_xlabel("training step", fontsize=7)
+        ax.set_ylabel(title, fontsize=7)
+        ax.tick_params(labelsize=6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="best")
     save_figure(fig, path)

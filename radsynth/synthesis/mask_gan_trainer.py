@@ -9,6 +9,7 @@ generator first, then the discriminator on this step's fakes (no replay buffer).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,6 +100,7 @@ def train_mask_gan(
     device: torch.device | str | None = None,
     log_every: int = 10,
     resume: Resume | None = None,
+    snapshot: Callable[[int, Callable[[], dict]], None] | None = None,
 ) -> MaskGANResult:
     """Train a mask-to-image Pix2Pix GAN on real (image, mask) slices held on the device.
 
@@ -120,6 +122,8 @@ def train_mask_gan(
         log_every: iterations averaged per row of ``history``.
         resume: saves the run's state every few steps and on SIGTERM, and continues from a
             saved state (:class:`radsynth.training.resume.Resume`); None trains in one go.
+        snapshot: called as ``snapshot(step, state)`` at the start and after every step,
+            ``state()`` giving the sampler's weights so far (:class:`radsynth.synthesis.curve.Snapshots`).
 
     Returns:
         A :class:`MaskGANResult`.
@@ -172,6 +176,9 @@ def train_mask_gan(
     resume.track(batches=rng, device_rng=device_rng, log=log, sums=sums)
     first = resume.start()
     bar = progress(iterations, "mask gan", initial=first)
+    snapshot = snapshot or (lambda step, state: None)
+    weights = lambda: {"generator": cpu_state(g)}  # noqa: E731
+    snapshot(first, weights)
     start = time.perf_counter()
     for step in range(first, iterations):
         iteration = step + 1
@@ -190,6 +197,7 @@ def train_mask_gan(
         if iteration % max(1, log_every) == 0 or iteration == iterations:
             log.add(iteration, **sums.pop((iteration - 1) % max(1, log_every) + 1))
         bar.update(1)
+        snapshot(iteration, weights)
         resume.step(iteration)
     bar.close()
     resume.finish()

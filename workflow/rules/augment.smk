@@ -148,3 +148,53 @@ rule augmentation_tables:
         order=AUGMENTATION["methods"],
     script:
         "../../scripts/augmentation_tables.py"
+
+
+rule structure_curve:
+    input:
+        packs=expand(f"{R}/packed/cv{{fold}}_train.npz", fold=cv_folds()),
+        segmenters=expand(
+            f"{R}/models/augmentation/cv{{fold}}/none.pt", fold=cv_folds()
+        ),
+        models=[
+            f"{R}/models/synthesis/cv{fold}_train/{g}.pt" for fold, g in curve_runs()
+        ],
+        snapshots=[
+            f"{R}/snapshots/synthesis/cv{fold}_train/{g}" for fold, g in curve_runs()
+        ],
+    output:
+        table=report(
+            f"{R}/tables/structure_curve.csv",
+            caption="../report/table_structure_curve.rst",
+            category=STAGES["synthesis"],
+            subcategory="Tables",
+        ),
+        figure=report(
+            f"{R}/figures/structure_curve.png",
+            caption="../report/structure_curve.rst",
+            category=STAGES["synthesis"],
+            subcategory="Figures",
+        ),
+    log:
+        log_path("structure_curve"),
+    benchmark:
+        bench_path("structure_curve")
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        folds=cv_folds(),
+        generators=generators(),
+        runs=curve_runs(),
+        curve=config["synthesis"],
+        settings=DIFFUSION,
+        prompt=DATASET["prompt"],
+        names=subject_names(),
+        channels=SEGMENTATION["channels"],
+        classes=len(DATASET["classes"]),
+        seed=config["seed"],
+        device=config["device"],
+    script:
+        "../../scripts/structure_curve.py"

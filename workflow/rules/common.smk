@@ -457,6 +457,31 @@ def check_pool():
 check_pool()
 
 
+def curve_on():
+    """Whether the generators of the comparison are followed by a structure curve."""
+    return bool(cv_folds() and generators() and config["synthesis"]["curve_every"] > 0)
+
+
+def curve_settings(wildcards):
+    """What a training set's generators hold out for the structure curve, and how often they
+    save their weights: only a fold's training set (cv<f>_train), only with a curve."""
+    curve = config["synthesis"]
+    if curve_on() and wildcards.pack.startswith("cv"):
+        return {
+            "every": curve["curve_every"],
+            "subjects": curve["curve_subjects"],
+            "masks": curve["curve_masks"],
+        }
+    return {"every": 0, "subjects": 0, "masks": 0}
+
+
+def curve_runs():
+    """[fold, generator] of each generator the structure curve samples, in input order."""
+    return (
+        [[fold, g] for fold in cv_folds() for g in generators()] if curve_on() else []
+    )
+
+
 def export_generator():
     """The generator whose pairs go into the synthetic nnU-Net export (EMIT-Diff's first)."""
     return "controlnet" if "controlnet" in generators() else generators()[0]
@@ -522,6 +547,8 @@ def final_outputs():
     if cv_folds() and generators():
         tables.append("synthesis")
         figures.append("synthetic")
+    if curve_on():
+        figures.append("structure_curve")
     outputs = expand(
         f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
     )
@@ -652,6 +679,7 @@ def job_patterns():
         "synthesis_metrics": [f"cv{fold}/{g}" for fold in folds for g in generators()],
         "augmentation_tables": [""] if folds else [],
         "synthetic_figure": [""] if folds and generators() else [],
+        "structure_curve": [""] if curve_on() else [],
         "train_segmentation": segmentation_runs(),
         "evaluate_segmentation": segmentation_runs(),
         "segmentation_tables": [""] if LABELLED else [],

@@ -141,6 +141,7 @@ rule train_autoencoder:
     params:
         settings=DIFFUSION["latent"],
         channels=SEGMENTATION["channels"],
+        curve=curve_settings,
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("train_autoencoder", "{pack}"),
@@ -173,6 +174,7 @@ rule train_diffusion:
         prompt=DATASET["prompt"],
         names=subject_names(),
         channels=SEGMENTATION["channels"],
+        curve=curve_settings,
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("train_diffusion", "{pack}"),
@@ -191,6 +193,7 @@ rule train_controlnet:
         model=f"{R}/models/synthesis/{{pack}}/controlnet.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/controlnet.json",
         history=f"{R}/models/synthesis/{{pack}}/controlnet.loss.tsv",
+        snapshots=directory(f"{R}/snapshots/synthesis/{{pack}}/controlnet"),
     log:
         log_path("train_controlnet", "{pack}"),
     benchmark:
@@ -205,6 +208,7 @@ rule train_controlnet:
         prompt=DATASET["prompt"],
         names=subject_names(),
         channels=SEGMENTATION["channels"],
+        curve=curve_settings,
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("train_controlnet", "{pack}"),
@@ -220,6 +224,7 @@ rule train_ddpm:
         model=f"{R}/models/synthesis/{{pack}}/ddpm.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/ddpm.json",
         history=f"{R}/models/synthesis/{{pack}}/ddpm.loss.tsv",
+        snapshots=directory(f"{R}/snapshots/synthesis/{{pack}}/ddpm"),
     log:
         log_path("train_ddpm", "{pack}"),
     benchmark:
@@ -233,6 +238,7 @@ rule train_ddpm:
         settings=DIFFUSION,
         classes=len(DATASET["classes"]),
         channels=SEGMENTATION["channels"],
+        curve=curve_settings,
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("train_ddpm", "{pack}"),
@@ -248,6 +254,7 @@ rule train_gan:
         model=f"{R}/models/synthesis/{{pack}}/gan.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/gan.json",
         history=f"{R}/models/synthesis/{{pack}}/gan.loss.tsv",
+        snapshots=directory(f"{R}/snapshots/synthesis/{{pack}}/gan"),
     log:
         log_path("train_gan", "{pack}"),
     benchmark:
@@ -261,6 +268,7 @@ rule train_gan:
         settings=config["gan"],
         classes=len(DATASET["classes"]),
         channels=SEGMENTATION["channels"],
+        curve=curve_settings,
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("train_gan", "{pack}"),
