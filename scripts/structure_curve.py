@@ -34,7 +34,7 @@ for fold, pack_path, segmenter_path in zip(params.folds, snakemake.input.packs, 
         "steps": settings["sampling_steps"], "sampler": settings["sampler"],
         "guidance_scale": settings["guidance_scale"], "eta": settings["eta"], "batch_size": settings["sample_batch_size"],
     }  # fmt: skip
-    described = {"fold": fold, "heldout_subjects": ";".join(holdout.subjects)}
+    described = {"fold": fold, "heldout_subjects": ";".join(holdout.subjects), "heldout_by": holdout.by}
     for generator in params.generators:
         final = snakemake.input.models[params.runs.index([fold, generator])]
         folder = snakemake.input.snapshots[params.runs.index([fold, generator])]

@@ -5,7 +5,7 @@ checkpoint holds base, ControlNet (and autoencoder), a self-contained generator.
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import provenance_sidecars
+from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.controlnet_trainer import train_controlnet
 from radsynth.synthesis.curve import Snapshots, without_heldout
@@ -63,6 +63,8 @@ sidecar = {
     "base_checkpoint": snakemake.input.base,
     "init_checkpoint": snakemake.input.init or None,
     "data_hash": data_hash,
+    # its own slices and those of the base it holds
+    TRAINING_SUBJECTS: sorted({*map(str, train["subject"]), *base_sidecar.get(TRAINING_SUBJECTS, [])}),
     "images_per_second": result.images_per_second,
 }
 with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):

@@ -3,7 +3,7 @@
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
-from radsynth.provenance import provenance_sidecars
+from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.ddpm import joint_data
 from radsynth.synthesis.curve import Snapshots, without_heldout
 from radsynth.synthesis.diffusion_trainer import train_ddpm
@@ -37,6 +37,7 @@ sidecar = {
     "channels": params.channels,
     "settings": settings,
     "data_hash": data_hash,
+    TRAINING_SUBJECTS: sorted(set(map(str, train["subject"]))),
     "images_per_second": result.images_per_second,
 }
 with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):

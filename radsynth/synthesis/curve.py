@@ -28,7 +28,7 @@ MIN_TRAINING_SUBJECTS = 2
 #: The per-slice arrays of a packed slice file (``packed/<split>.npz``).
 ROW_KEYS = ("image", "label", "sdf", "mask", "subject", "slice")
 
-COLUMNS = ["fold", "generator", "step", "structure_dice", "n_masks", "nonempty_share", "heldout_subjects"]
+COLUMNS = ["fold", "generator", "step", "structure_dice", "n_masks", "nonempty_share", "heldout_subjects", "heldout_by"]
 
 
 @dataclass

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from radsynth.split import subjects_in
-from tests.workflow.tinydag import REPO, snakemake
+from tests.workflow.tinydag import REPO, check_fold_structure_scores, snakemake
 
 TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis"]
-FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "losses", "dice",
-           "benchmarks"]
+FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "structure_curve",
+           "losses", "dice", "benchmarks"]
 # Report categories (STAGES in common.smk): the tiny run has a result in each.
 STAGES = ["1. Data", "2. Misalignment", "3. SDF", "4. Translation", "5. Synthesis", "6. Augmentation",
           "7. Segmentation", "8. Performance"]
@@ -108,7 +108,33 @@ def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
         sidecar = json.loads((tiny_run / "models" / "synthesis" / pack / "diffusion.json").read_text())
         assert sidecar["pretrained"] == str(pretrained.relative_to(tiny_run.parents[1]))
         table = folds if pack.startswith("cv") else splits
-        assert sidecar["training_subjects"] == sorted(subjects_in(table, pack) + pictures)
+        assert sidecar["training_subjects"] == sorted(set(subjects_in(table, pack)) - curve_held_out(tiny_run, pack) | set(pictures))
+
+
+def curve_held_out(run, pack):
+    """The subjects a training set's generators were not trained on, for the structure curve."""
+    if not pack.startswith("cv"):
+        return set()
+    curve = pd.read_csv(run / "tables" / "structure_curve.csv", dtype={"heldout_subjects": str})
+    rows = curve[(curve["fold"] == int(pack[2:].split("_")[0])) & (curve["heldout_by"] == "subject")]
+    return {s for cell in rows["heldout_subjects"] for s in cell.split(";")}
+
+
+@pytest.mark.integration
+def test_each_fold_structure_score_uses_only_its_training_masks(tiny_run):
+    check_fold_structure_scores(tiny_run)
+    curve = pd.read_csv(tiny_run / "tables" / "structure_curve.csv")
+    for fold in (0, 1):  # tiny: a snapshot every 10 steps and at the end, from step 0
+        steps = {g: curve.loc[(curve["fold"] == fold) & (curve["generator"] == g), "step"].tolist()
+                 for g in ("gan", "ddpm", "controlnet")}  # fmt: skip
+        assert steps == {"gan": [0, 10, 20], "ddpm": [0, 10, 20, 30], "controlnet": [0, 10]}
+    ddpm = curve[curve["generator"] == "ddpm"]
+    assert ddpm["nonempty_share"].between(0, 1).all() and curve.loc[curve["generator"] == "gan", "nonempty_share"].isna().all()
+    assert (curve.loc[curve["generator"] == "real", "structure_dice"] >= 0).all()
+    # Had a fold's scores been computed on the other fold's synthetic set, whose masks come
+    # from this fold's test subjects, the check would say so.
+    with pytest.raises(AssertionError, match="scored other pairs"):
+        check_fold_structure_scores(tiny_run, lambda fold, g: tiny_run / "synthetic" / f"cv{1 - fold}_train" / f"{g}.npz")
 
 
 def same_config(tiny_run):

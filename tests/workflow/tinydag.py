@@ -31,3 +31,51 @@ def snakemake(workdir, *args, timeout=1800):
     return subprocess.run(
         command + list(args), capture_output=True, text=True, timeout=timeout, cwd=workdir
     )
+
+
+def check_fold_structure_scores(run, synthetic_of=None) -> None:
+    """Every mask a fold's structure score is computed on is a training mask of that fold,
+    never one of its test subjects: the synthetic pairs that ``metrics/synthesis/cv<f>/*.csv``
+    scores (by their provenance: source subject of each scored row, and the file its sidecar
+    hashed), its real rows, and the held-out masks of ``tables/structure_curve.csv``, which
+    no generator of the fold trained on. Raises AssertionError naming what is wrong.
+
+    Args:
+        run: ``results/<dataset>`` of a finished run.
+        synthetic_of: (fold, generator) -> the synthetic pairs to check (default: the fold's own).
+    """
+    import json
+
+    import pandas as pd
+
+    from radsynth.io import file_hash
+    from radsynth.split import subjects_in
+
+    folds = pd.read_csv(run / "cv_folds.tsv", sep="\t", dtype={"subject": str})
+    curve = pd.read_csv(run / "tables" / "structure_curve.csv", dtype={"heldout_subjects": str})
+    synthetic_of = synthetic_of or (lambda fold, generator: run / "synthetic" / f"cv{fold}_train" / f"{generator}.npz")
+    for fold in sorted(folds["cv_fold"].unique()):
+        training, test = set(subjects_in(folds, f"cv{fold}_train")), set(subjects_in(folds, f"cv{fold}_test"))
+        with np.load(run / "packed" / f"cv{fold}_train.npz") as pack:
+            masked = pack["subject"][pack["label"].reshape(len(pack["label"]), -1).any(axis=1)].astype(str)
+        for path in sorted((run / "metrics" / "synthesis" / f"cv{fold}").glob("*.csv")):
+            generator, scores = path.stem, pd.read_csv(path, dtype={"case": str})
+            synthetic = synthetic_of(fold, generator)
+            hashed = json.loads(path.with_name(path.name + ".provenance.json").read_text())["data_hash"]
+            used = [key for key in hashed if key.endswith(f"synthetic/cv{fold}_train/{generator}.npz")]
+            assert used and all(hashed[key] == file_hash(synthetic) for key in used), f"cv{fold} {generator}: scored other pairs"
+            with np.load(synthetic) as pairs:
+                rows = scores[(scores["method"] == generator) & (scores["metric"] == "structure_dice")]
+                sources = {str(s) for s in pairs["subject"][rows["case"].astype(int)] if s}
+            assert sources <= training and not sources & test, f"cv{fold} {generator}: masks of {sorted(sources - training)}"
+            real = scores[(scores["method"] == "real") & (scores["metric"] == "structure_dice")]
+            assert len(real) == len(masked) and set(masked) <= training, f"cv{fold}: real rows"
+        fold_curve = curve[curve["fold"] == fold]
+        held = {s for cell in fold_curve["heldout_subjects"].dropna() for s in cell.split(";")}
+        assert held and held <= training and not held & test, f"cv{fold}: curve masks of {sorted(held - training)}"
+        for generator in set(fold_curve["generator"]) - {"real"}:
+            sidecar = json.loads((run / "models" / "synthesis" / f"cv{fold}_train" / f"{generator}.json").read_text())
+            seen = set(sidecar["training_subjects"])
+            assert not seen & test, f"cv{fold} {generator}: trained on test subjects {sorted(seen & test)}"
+            if (fold_curve["heldout_by"] == "subject").all():  # every slice of them kept from training
+                assert not seen & held, f"cv{fold} {generator}: trained on the curve's masks"
