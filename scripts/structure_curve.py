@@ -22,7 +22,7 @@ device = job_device(params.device)
 frames = []
 for fold, pack_path, segmenter_path in zip(params.folds, snakemake.input.packs, snakemake.input.segmenters):
     pack = load_arrays(pack_path)
-    holdout = choose_holdout(pack["subject"], pack["label"], count=params.curve["subjects"], masks=params.curve["masks"], seed=params.seed)
+    holdout = choose_holdout(pack["subject"], pack["label"], count=params.curve["curve_subjects"], masks=params.curve["curve_masks"], seed=params.seed)
     if not len(holdout.scored):
         log.warning("cv%s: too few labelled training slices to hold any out; no curve", fold)
         continue
@@ -45,6 +45,7 @@ for fold, pack_path, segmenter_path in zip(params.folds, snakemake.input.packs, 
     ceiling = ceiling_score(images, labels, segmenter, classes=params.classes, device=device)
     frames.append(pd.DataFrame([{"generator": "real", "step": np.nan, "structure_dice": ceiling, "n_masks": len(rows), **described}]))
 curve = pd.concat(frames, ignore_index=True)[COLUMNS] if frames else pd.DataFrame(columns=COLUMNS)
+curve["step"] = curve["step"].astype("Int64")  # empty for the real slices
 with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
     write_csv(snakemake.output.table, curve)
 structure_curve_figure(curve, snakemake.output.figure)

@@ -52,12 +52,16 @@ def choose_holdout(subjects: np.ndarray, labels: np.ndarray, *, count: int, mask
     """The held-out rows of one training pack (a fold's ``cv<f>_train``), the same for every
     generator of the fold and for the curve, since all read the same pack.
 
+    Labelled subjects are held out whole, in a seeded order, until there are ``count`` of them
+    and their masks number ``masks`` (one-slice subjects such as 2D pictures need several),
+    leaving at least half of the labelled subjects, and :data:`MIN_TRAINING_SUBJECTS`, to
+    train on. A fold with too few labelled subjects for that holds out ``masks`` labelled
+    slices instead (their subjects' other slices stay in training).
+
     Args:
         subjects: str (N,) the subject of each packed slice.
         labels: integer (N, H, W) masks.
-        count: labelled subjects held out; 0 holds nothing out. With fewer than ``count`` +
-            :data:`MIN_TRAINING_SUBJECTS` labelled subjects, ``masks`` labelled slices are held
-            out instead (their subjects' other slices stay in training).
+        count: least labelled subjects held out; 0 holds nothing out.
         masks: most held-out masks scored (a seeded choice among the held-out labelled slices).
         seed: the run's seed.
 
@@ -71,8 +75,14 @@ def choose_holdout(subjects: np.ndarray, labels: np.ndarray, *, count: int, mask
         return Holdout(none, none, [], "none")
     rng = np.random.default_rng([int(seed), 17])
     candidates = sorted(set(subjects[labelled]))
-    if len(candidates) >= count + MIN_TRAINING_SUBJECTS:
-        chosen = rng.choice(candidates, count, replace=False)
+    most = len(candidates) - max(MIN_TRAINING_SUBJECTS, (len(candidates) + 1) // 2)
+    if most >= count:
+        chosen: list[str] = []
+        for subject in rng.permutation(candidates):
+            enough = len(chosen) >= count and np.isin(subjects[labelled], chosen).sum() >= masks
+            if enough or len(chosen) == most:
+                break
+            chosen.append(str(subject))
         excluded = np.flatnonzero(np.isin(subjects, chosen))
         pool, by = np.intersect1d(labelled, excluded), "subject"
         scored = np.sort(rng.choice(pool, min(masks, len(pool)), replace=False))

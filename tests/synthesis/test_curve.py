@@ -47,19 +47,28 @@ def test_held_out_masks_are_training_subjects_of_the_fold_and_not_trained_on():
     training, testing = subjects_in(table, "cv1_train"), subjects_in(table, "cv1_test")
     pack = fold_pack(training, labelled=set(training) - {"s0"})  # s0 has no mask
     for seed in range(5):
-        holdout = choose_holdout(pack["subject"], pack["label"], count=1, masks=8, seed=seed)
+        holdout = choose_holdout(pack["subject"], pack["label"], count=1, masks=1, seed=seed)
         assert holdout.by == "subject" and len(holdout.subjects) == 1
         assert set(holdout.subjects) <= set(training) - {"s0"} and not set(holdout.subjects) & set(testing)
         # every slice of the held-out subject is excluded; the scored ones are its masks
         assert set(holdout.excluded) == set(np.flatnonzero(pack["subject"] == holdout.subjects[0]))
         assert set(holdout.scored) <= set(holdout.excluded) and pack["label"][holdout.scored].any(axis=(1, 2)).all()
-        kept = without_heldout(pack, {"subjects": 1, "masks": 8}, seed)
+        kept = without_heldout(pack, {"subjects": 1, "masks": 1}, seed)
         assert set(kept["subject"]) == set(training) - set(holdout.subjects)
         assert all(len(kept[key]) == len(pack["label"]) - 3 for key in ("image", "label", "mask", "sdf", "slice"))
         assert list(kept["channels"]) == ["t1", "t2"] and len(kept["spacing"]) == 3
     # the same pack gives the same choice (the trainers and the curve agree)
     first, again = (choose_holdout(pack["subject"], pack["label"], count=1, masks=8, seed=3) for _ in range(2))
     assert first.subjects == again.subjects and (first.scored == again.scored).all()
+    assert len(first.subjects) == 2  # 8 masks wanted, 1 a subject: at most half of the 5 labelled
+
+
+def test_one_slice_subjects_are_held_out_until_the_masks_are_enough():
+    pack = fold_pack([f"p{i}" for i in range(10)], labelled={f"p{i}" for i in range(10)}, slices=1)
+    holdout = choose_holdout(pack["subject"], pack["label"], count=1, masks=3, seed=0)
+    assert holdout.by == "subject" and len(holdout.subjects) == 3 and len(holdout.scored) == 3
+    # never more than half of the labelled subjects
+    assert len(choose_holdout(pack["subject"], pack["label"], count=1, masks=9, seed=0).subjects) == 5
 
 
 def test_few_subjects_hold_out_slices_and_nothing_without_a_curve():
