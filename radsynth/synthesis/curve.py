@@ -110,6 +110,8 @@ class Snapshots:
     A trainer calls it after each optimiser step (and with step 0 before the first) as
     ``snapshot(step, state)``, ``state`` a function returning the CPU state dicts so far, only
     called when a snapshot is due. ``every`` 0 saves nothing (the folder is still made).
+    Snakemake clears a job's outputs before it runs, so a preempted job that resumes keeps
+    the snapshots from its restart step on only (the curve then starts there).
 
     Args:
         folder: where the snapshots go (created).

@@ -128,6 +128,11 @@ def test_each_fold_structure_score_uses_only_its_training_masks(tiny_run):
         steps = {g: curve.loc[(curve["fold"] == fold) & (curve["generator"] == g), "step"].tolist()
                  for g in ("gan", "ddpm", "controlnet")}  # fmt: skip
         assert steps == {"gan": [0, 10, 20], "ddpm": [0, 10, 20, 30], "controlnet": [0, 10]}
+    for fold in (0, 1):  # a conditional sample's label, outlined in synthetic.png, is the mask it was given
+        with np.load(tiny_run / "packed" / f"cv{fold}_train.npz") as pack:
+            for generator in ("gan", "controlnet"):
+                with np.load(tiny_run / "synthetic" / f"cv{fold}_train" / f"{generator}.npz") as pairs:
+                    assert (pairs["label"] == pack["label"][pairs["source_row"]]).all(), generator
     ddpm = curve[curve["generator"] == "ddpm"]
     assert ddpm["nonempty_share"].between(0, 1).all() and curve.loc[curve["generator"] == "gan", "nonempty_share"].isna().all()
     assert (curve.loc[curve["generator"] == "real", "structure_dice"] >= 0).all()
