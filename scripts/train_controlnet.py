@@ -8,7 +8,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
 from radsynth.synthesis.controlnet_trainer import train_controlnet
-from radsynth.synthesis.curve import Snapshots, without_heldout
+from radsynth.synthesis.curve import Snapshots, generator_slices
 from radsynth.synthesis.prompts import subject_tokens
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -18,7 +18,8 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 options, device = settings["controlnet"], job_device(params.device)
 
-train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
+# the labelled slices, less the masks kept for the curve
+train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
 base_state, base_sidecar = load_checkpoint(snakemake.input.base)
 codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
 data_hash = file_hash(snakemake.input.train)

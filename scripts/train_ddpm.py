@@ -5,7 +5,7 @@ from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.ddpm import joint_data
-from radsynth.synthesis.curve import Snapshots, without_heldout
+from radsynth.synthesis.curve import Snapshots, generator_slices
 from radsynth.synthesis.diffusion_trainer import train_ddpm
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -14,7 +14,8 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
-train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
+# the labelled slices, less the masks kept for the curve
+train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
 result = train_ddpm(

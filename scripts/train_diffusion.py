@@ -9,7 +9,7 @@ from radsynth.pack import select_channels
 from radsynth.provenance import TRAINING_SUBJECTS, check_pretrained, provenance_sidecars
 from radsynth.split import held_out_subjects
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
-from radsynth.synthesis.curve import without_heldout
+from radsynth.synthesis.curve import generator_slices
 from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
 from radsynth.synthesis.prompts import subject_tokens
 from radsynth.training.loop import job_device, set_threads
@@ -20,7 +20,8 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 device = job_device(params.device)
 
-train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
+# the labelled slices, less the masks kept for the curve
+train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
 init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
 if snakemake.input.splits:  # a local checkpoint (diffusion.pretrained): has it seen a test subject?
     paths = [snakemake.input.splits] if isinstance(snakemake.input.splits, str) else list(snakemake.input.splits)

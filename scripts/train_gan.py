@@ -1,10 +1,10 @@
-"""Rule train_gan: the Pix2Pix-style mask-to-image GAN generator."""
+"""Rule train_gan: the Pix2Pix-style mask-to-image GAN generator (mask + control map by default)."""
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
-from radsynth.synthesis.curve import Snapshots, without_heldout
+from radsynth.synthesis.curve import Snapshots, generator_slices
 from radsynth.synthesis.mask_gan_trainer import train_mask_gan
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -13,7 +13,8 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
-train = without_heldout(load_arrays(snakemake.input.train), params.curve, params.seed)  # kept for the curve
+# the labelled slices, less the masks kept for the curve
+train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
 result = train_mask_gan(
@@ -23,6 +24,7 @@ result = train_mask_gan(
     generator=settings["generator"],
     discriminator=settings["discriminator"],
     noise_channels=settings["noise_channels"],
+    control=params.control if settings["condition"] == "control" else None,
     iterations=settings["iterations"],
     batch_size=settings["batch_size"],
     lr=settings["lr"],

@@ -1,7 +1,8 @@
 """Pix2Pix-style mask-to-image GAN: a baseline generator of synthetic segmentation pairs.
 
-The generator turns a mask (one-hot, plus noise channels) into an image; a conditional
-PatchGAN judges (mask, image) pairs. Losses follow Pix2Pix as in
+The generator turns a mask (one-hot, with EMIT-Diff's control map of the real slice unless
+``control`` is None, plus noise channels) into an image; a conditional PatchGAN judges
+(condition, image) pairs. Losses follow Pix2Pix as in
 :mod:`radsynth.translation.step`: least-squares GAN, L1 to the real image, Adam (0.5, 0.999),
 generator first, then the discriminator on this step's fakes (no replay buffer).
 """
@@ -17,7 +18,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from radsynth.synthesis.gan import MaskGANGenerator, mask_inputs
+from radsynth.synthesis.gan import MaskGANGenerator, gan_control, mask_inputs
 from radsynth.training.loop import (
     DeviceSums,
     LossLog,
@@ -91,6 +92,7 @@ def train_mask_gan(
     generator: dict | None = None,
     discriminator: dict | None = None,
     noise_channels: int = 1,
+    control: dict | None = None,
     iterations: int = 1000,
     batch_size: int = 8,
     lr: float = 2e-4,
@@ -111,6 +113,8 @@ def train_mask_gan(
         generator: ``ResnetGenerator`` sizes ``{"filters", "residual_blocks"}`` (default 64, 9).
         discriminator: ``PatchGAN`` sizes ``{"filters", "layers"}`` (default 64, 3).
         noise_channels: Z, Gaussian channels appended to the mask (0: deterministic).
+        control: ``{"edge_sigma", "mask_fill"}``: the generator and D also see the control map
+            of each slice (:func:`radsynth.synthesis.control.control_map`); None, the mask alone.
         iterations: optimiser steps.
         batch_size: pairs per step.
         lr: Adam learning rate of both networks (betas (0.5, 0.999)).
@@ -139,7 +143,9 @@ def train_mask_gan(
             f"labels must lie in 0..{classes}, got {labels.min()}..{labels.max()}"
         )
     device = pick_device() if device is None else torch.device(device)
-    channels, z, mask_channels = images.shape[1], int(noise_channels), int(classes) + 1
+    control = None if control is None else {"edge_sigma": float(control["edge_sigma"]), "mask_fill": control["mask_fill"]}
+    channels, z = images.shape[1], int(noise_channels)
+    mask_channels = int(classes) + 1 + (control is not None)  # the condition D sees too
     architecture = {
         "generator": {
             "spatial_dims": 2,
@@ -159,6 +165,7 @@ def train_mask_gan(
         "classes": int(classes),
         "noise_channels": z,
         "image_channels": channels,
+        "control": control,
     }
     rng = seed_everything(seed)
     g = ResnetGenerator(**architecture["generator"]).to(device).train()
@@ -169,6 +176,8 @@ def train_mask_gan(
     device_rng = torch.Generator(device=device).manual_seed(seed + 1)
 
     data, masks = to_device(images, device), to_device(labels, device, torch.long)
+    maps = gan_control(images, labels, control)
+    maps = None if maps is None else to_device(maps, device)
     log = LossLog(every=1)
     sums = DeviceSums(device)
     resume = resume or Resume(None)
@@ -184,15 +193,18 @@ def train_mask_gan(
         iteration = step + 1
         rows = batch_indices(len(data), batch_size, rng).to(device)
         image, mask = data[rows], masks[rows]
+        edges = None if maps is None else maps[rows]
         if flip:
             flipped = torch.rand(len(rows), device=device, generator=device_rng) < 0.5
             image = torch.where(flipped[:, None, None, None], image.flip(-2), image)
             mask = torch.where(flipped[:, None, None], mask.flip(-2), mask)
+            if edges is not None:
+                edges = torch.where(flipped[:, None, None, None], edges.flip(-2), edges)
         noise = torch.randn(
             (len(rows), z, *image.shape[2:]), device=device, generator=device_rng
         )
-        inputs = mask_inputs(mask, classes, noise)
-        condition = inputs[:, :mask_channels]  # D sees the mask, not the noise
+        inputs = mask_inputs(mask, classes, noise, edges)
+        condition = inputs[:, :mask_channels]  # D sees the mask (and control), not the noise
         sums.add(_step(g, d, opt_g, opt_d, inputs, condition, image, l1_weight, device))
         if iteration % max(1, log_every) == 0 or iteration == iterations:
             log.add(iteration, **sums.pop((iteration - 1) % max(1, log_every) + 1))

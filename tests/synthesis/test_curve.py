@@ -14,6 +14,7 @@ from radsynth.synthesis.curve import (
     ceiling_score,
     choose_holdout,
     curve_scores,
+    generator_slices,
     snapshot_generator,
     snapshot_steps,
     without_heldout,
@@ -81,6 +82,22 @@ def test_few_subjects_hold_out_slices_and_nothing_without_a_curve():
     off = choose_holdout(pack["subject"], pack["label"], count=0, masks=3, seed=0)
     assert off.by == "none" and not len(off.excluded)
     assert without_heldout(pack, {"subjects": 0, "masks": 3}, 0) is pack
+
+
+def test_generators_learn_the_labelled_slices_of_their_fold_less_the_held_out_ones():
+    training = [f"s{i}" for i in range(6)]
+    pack = fold_pack(training, labelled=set(training) - {"s0"})  # one mask per labelled subject
+    holdout = choose_holdout(pack["subject"], pack["label"], count=1, masks=1, seed=2)
+    learnt = generator_slices(pack, {"subjects": 1, "masks": 1}, 2)
+    # the middle slice of each labelled subject but the held-out one; s0 has none
+    assert sorted(learnt["subject"]) == sorted(set(training) - {"s0", *holdout.subjects})
+    assert (learnt["slice"] == 1).all() and learnt["label"].any(axis=(1, 2)).all()
+    assert all(len(learnt[key]) == 4 for key in ("image", "label", "mask", "sdf", "subject"))
+    assert list(learnt["channels"]) == ["t1", "t2"]
+    without_curve = generator_slices(pack, {"subjects": 0, "masks": 0}, 2)
+    assert sorted(without_curve["subject"]) == training[1:]
+    with pytest.raises(ValueError, match="cv0_train.npz: no training slice has a labelled structure"):
+        generator_slices(fold_pack(training, labelled=set()), {"subjects": 0, "masks": 0}, 0, "cv0_train.npz")
 
 
 def test_snapshots_are_saved_every_n_steps_and_at_the_end(tmp_path):

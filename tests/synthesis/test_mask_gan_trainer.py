@@ -59,6 +59,42 @@ def test_mask_inputs():
     assert torch.equal(x[:, 3:], noise)
 
 
+def test_mask_inputs_put_the_control_map_between_mask_and_noise():
+    labels = torch.tensor([[[0, 1], [1, 0]]])
+    noise, control = torch.randn(1, 2, 2, 2), torch.tensor([[[[1.0, 0.0], [0.0, -1.0]]]])
+    x = mask_inputs(labels, 1, noise, control)
+    assert x.shape == (1, 2 + 1 + 2, 2, 2)
+    assert torch.equal(x[:, 1], labels * 2.0 - 1) and torch.equal(x[:, 2:3], control) and torch.equal(x[:, 3:], noise)
+
+
+CONTROL = {"edge_sigma": 1.0, "mask_fill": 0.0}
+
+
+def test_a_control_gan_is_given_the_edges_of_the_real_slice():
+    gan = train(noise_channels=1, control=CONTROL)
+    arch = gan.architecture
+    assert arch["generator"]["in_channels"] == 3 + 1 + 1 and arch["discriminator"]["in_channels"] == 3 + 1 + 1
+    images, labels = discs(2)
+    model = gan.generator()
+    plain = model.sample(images, labels, per_mask=1, seed=0)
+    moved = images.copy()
+    moved[:, :, 3:-3, 3:-3] = -1.0  # the same masks, another anatomy: the grey square is gone
+    assert np.abs(model.sample(moved, labels, per_mask=1, seed=0)["image"] - plain["image"]).max() > 1e-3
+    # a mask-only GAN ignores the slice
+    mask_only = train(noise_channels=1).generator()
+    np.testing.assert_array_equal(mask_only.sample(moved, labels, 1)["image"], mask_only.sample(images, labels, 1)["image"])
+
+
+def test_a_control_gan_learns_to_draw_each_class_at_its_brightness():
+    images, labels = discs(8)
+    gan = train(iterations=300, noise_channels=1, control=CONTROL, lr=1e-3)
+    out = gan.generator().sample(images, labels, per_mask=1, seed=0)["image"][:, 0]
+    # the discs' brightness (0.3 for class 1, 0.9 for class 2) drawn inside each mask
+    for klass, brightness in ((1, 0.3), (2, 0.9)):
+        assert abs(out[labels == klass].mean() - brightness) < 0.15, klass
+    assert abs(out[(labels == 0) & (images[:, 0] > -0.5)].mean() - (-0.2)) < 0.15
+
+
 def test_training_changes_both_networks_and_logs(trained):
     # lr 0: the initial weights of the same seed.
     before = train(lr=0.0, noise_channels=2).state

@@ -21,6 +21,9 @@ def tiny_run(tmp_path_factory):
     }  # fmt: skip
     (workdir / "export.yaml").write_text(
         "export: {nnunet: true}\n"
+        # the full RegGAN and EMIT-Diff comparisons, lighter in the default config
+        "translation: {methods: [pix2pix, cyclegan, nc_r], modes: [pix2pix, cyclegan, nc, c_r, nc_r], unpaired: [pix2pix, cyclegan, nc_r]}\n"
+        "augmentation: {methods: [none, rotate, deepstack, gan, ddpm, controlnet]}\n"
         f"diffusion: {{pretrain: {{iterations: 10, pool: [{{dataset: {json.dumps(pool)}, preprocess: {{foreground: all}}}}]}}}}\n"
     )
     start = time.monotonic()

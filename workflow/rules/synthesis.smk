@@ -266,6 +266,7 @@ rule train_gan:
         gpu=1,
     params:
         settings=config["gan"],
+        control={k: DIFFUSION["controlnet"][k] for k in ("edge_sigma", "mask_fill")},
         classes=len(DATASET["classes"]),
         channels=SEGMENTATION["channels"],
         curve=curve_settings,
