@@ -109,7 +109,8 @@ def test_the_split_can_come_from_split_subfolders(tmp_path):
 def test_two_subjects_prepare_and_the_comparison_says_what_to_set(tmp_path):
     for i in range(2):
         _subject(tmp_path / "data", f"case{i}", i)
-    config = _config(tmp_path, tmp_path / "data", split={"fractions": {"train": 0.5, "val": 0.0, "test": 0.5}})
+    config = _config(tmp_path, tmp_path / "data", split={"fractions": {"train": 0.5, "val": 0.0, "test": 0.5}},
+                     augmentation={"folds": 3})  # the schema's (paper) default; quick runs 2
     done = _run(tmp_path, config, "prepare", scale="quick")
     assert done.returncode == 0, done.stderr[-4000:]  # the data stages do not depend on the 3 folds
     done = _run(tmp_path, config, "results/faults/cv_folds.tsv", scale="quick")
