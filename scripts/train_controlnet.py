@@ -18,8 +18,10 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 options, device = settings["controlnet"], job_device(params.device)
 
-# the labelled slices, less the masks kept for the curve
-train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
+# the labelled slices (synthesis.train_slices), less the masks kept for the curve
+train = generator_slices(
+    load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train, labelled=params.slices == "labelled"
+)
 base_state, base_sidecar = load_checkpoint(snakemake.input.base)
 codec = load_autoencoder(snakemake.input.autoencoder, device) if snakemake.input.autoencoder else None
 data_hash = file_hash(snakemake.input.train)

@@ -20,8 +20,10 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 device = job_device(params.device)
 
-# the labelled slices, less the masks kept for the curve
-train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
+# the labelled slices (synthesis.train_slices), less the masks kept for the curve
+train = generator_slices(
+    load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train, labelled=params.slices == "labelled"
+)
 init = load_checkpoint(snakemake.input.pretrained) if snakemake.input.pretrained else None
 if snakemake.input.splits:  # a local checkpoint (diffusion.pretrained): has it seen a test subject?
     paths = [snakemake.input.splits] if isinstance(snakemake.input.splits, str) else list(snakemake.input.splits)

@@ -13,8 +13,10 @@ log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
-# the labelled slices, less the masks kept for the curve
-train = generator_slices(load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train)
+# the labelled slices (synthesis.train_slices), less the masks kept for the curve
+train = generator_slices(
+    load_arrays(snakemake.input.train), params.curve, params.seed, snakemake.input.train, labelled=params.slices == "labelled"
+)
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
 result = train_mask_gan(

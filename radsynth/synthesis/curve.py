@@ -102,9 +102,9 @@ def without_heldout(pack: dict, settings: dict, seed: int) -> dict:
     return {**pack, **{key: pack[key][keep] for key in ROW_KEYS if key in pack}}
 
 
-def generator_slices(pack: dict, settings: dict, seed: int, source: str = "the training pack") -> dict:
+def generator_slices(pack: dict, settings: dict, seed: int, source: str = "the training pack", *, labelled: bool = True) -> dict:
     """What a training set's generators learn from: the slices with a labelled structure, the
-    only ones ``synthesize`` asks them to draw, less those held out for the curve.
+    only ones ``synthesize`` asks them to draw (or every slice), less those held out for the curve.
 
     A phantom fold has a lesion in about one slice in seven: trained on every slice, the quick
     schedule's DDPM drew no mask at all, and a base UNet that seldom sees a lesion cannot be
@@ -116,11 +116,15 @@ def generator_slices(pack: dict, settings: dict, seed: int, source: str = "the t
         settings: the rule's curve settings ``{"subjects", "masks"}``.
         seed: the run's seed.
         source: the pack's file, for the error.
+        labelled: False keeps every slice (``synthesis.train_slices: all``, EMIT-Diff's official
+            fine-tuning on all of the fold's images).
 
     Raises:
         ValueError: no slice of the pack has a labelled structure.
     """
     kept = without_heldout(pack, settings, seed)
+    if not labelled:
+        return kept
     rows = np.flatnonzero(np.asarray(kept["label"]).reshape(len(kept["label"]), -1).any(axis=1))
     if not len(rows):
         raise ValueError(f"{source}: no training slice has a labelled structure for the generators to learn")

@@ -96,6 +96,9 @@ def test_generators_learn_the_labelled_slices_of_their_fold_less_the_held_out_on
     assert list(learnt["channels"]) == ["t1", "t2"]
     without_curve = generator_slices(pack, {"subjects": 0, "masks": 0}, 2)
     assert sorted(without_curve["subject"]) == training[1:]
+    # synthesis.train_slices: all (EMIT-Diff's official fine-tuning): every slice but the held-out ones
+    every = generator_slices(pack, {"subjects": 1, "masks": 1}, 2, labelled=False)
+    assert len(every["label"]) == len(pack["label"]) - 3 and not set(every["subject"]) & set(holdout.subjects)
     with pytest.raises(ValueError, match="cv0_train.npz: no training slice has a labelled structure"):
         generator_slices(fold_pack(training, labelled=set()), {"subjects": 0, "masks": 0}, 0, "cv0_train.npz")
 
