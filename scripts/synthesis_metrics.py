@@ -1,5 +1,6 @@
-"""Rule synthesis_metrics: a generator's pairs scored with the fold's real-data segmenter
-(structure consistency, diversity, MS-SSIM to the source slice, Fréchet segmenter distance)."""
+"""Rule synthesis_metrics: each generator's pairs scored with its fold's real-data segmenter
+(structure consistency, diversity, MS-SSIM to the source slice, Fréchet segmenter distance);
+one job for every fold and generator, since loading a segmenter costs less than a job's start."""
 
 import numpy as np
 
@@ -13,24 +14,25 @@ from radsynth.training.loop import job_device, set_threads
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-params, wildcards = snakemake.params, snakemake.wildcards
+params = snakemake.params
 device = job_device(params.device)
 
-pairs = load_arrays(snakemake.input.synthetic)
-train = load_arrays(snakemake.input.train)
-# The rows the generators were conditioned on: training slices with a labelled structure.
-rows = np.flatnonzero(train["label"].reshape(len(train["label"]), -1).any(axis=1))
-real = {"image": select_channels(train, params.channels)[rows], "label": train["label"][rows]}
-if (pairs["source_row"] >= 0).any():
-    # Re-index the sources onto the masked slices, as the generator saw them.
-    pairs["source_index"] = np.where(pairs["source_row"] >= 0, np.searchsorted(rows, pairs["source_row"]), -1)
-
-segmenter = load_segmenter(snakemake.input.segmenter, device=device)
-scores = synthesis_scores(
-    pairs, real, segmenter, generator=wildcards.generator, setting=f"cv{wildcards.fold}",
-    classes=params.classes, device=device,
-)  # fmt: skip
 with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
-    write_csv(snakemake.output[0], scores)
-    mean = scores[scores["method"] == wildcards.generator].groupby("metric")["value"].mean()
-    log.info("%s cv%s: %s", wildcards.generator, wildcards.fold, mean.round(3).to_dict())
+    for (fold, generator), synthetic, output in zip(params.runs, snakemake.input.synthetic, snakemake.output):
+        k = params.folds.index(fold)
+        pairs = load_arrays(synthetic)
+        train = load_arrays(snakemake.input.train[k])
+        # The rows the generators were conditioned on: training slices with a labelled structure.
+        rows = np.flatnonzero(train["label"].reshape(len(train["label"]), -1).any(axis=1))
+        real = {"image": select_channels(train, params.channels)[rows], "label": train["label"][rows]}
+        if (pairs["source_row"] >= 0).any():
+            # Re-index the sources onto the masked slices, as the generator saw them.
+            pairs["source_index"] = np.where(pairs["source_row"] >= 0, np.searchsorted(rows, pairs["source_row"]), -1)
+
+        segmenter = load_segmenter(snakemake.input.segmenters[k], device=device)
+        scores = synthesis_scores(
+            pairs, real, segmenter, generator=generator, setting=f"cv{fold}", classes=params.classes, device=device
+        )
+        write_csv(output, scores)
+        mean = scores[scores["method"] == generator].groupby("metric")["value"].mean()
+        log.info("%s cv%s: %s", generator, fold, mean.round(3).to_dict())

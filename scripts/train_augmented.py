@@ -1,10 +1,12 @@
 """Rule train_augmented: fold f's segmenter with one augmentation (a transform baseline, or
-synthetic pairs from a generator trained on the same fold's training subjects)."""
+synthetic pairs from a generator trained on the same fold's training subjects), scored on the
+fold's test subjects."""
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
+from radsynth.segmentation.scoring import score_segmenter
 from radsynth.segmentation.trainer import train_segmentation
 from radsynth.synthesis import GENERATORS
 from radsynth.training.loop import job_device, set_threads
@@ -21,6 +23,7 @@ if synthetic is not None and not set(synthetic["subject"]) - {""} <= set(train["
     raise ValueError(f"{snakemake.input.synthetic}: pairs from subjects outside this fold's training set")
 data_hash = file_hash(snakemake.input.train, *([snakemake.input.synthetic] if synthetic else []))
 resume = job_resume(snakemake)
+device = job_device(snakemake.params.device)
 
 result = train_segmentation(
     train,
@@ -36,7 +39,7 @@ result = train_segmentation(
     iterations=options["iterations"] or settings["iterations"],
     batch_size=settings["batch_size"],
     seed=snakemake.params.seed,
-    device=job_device(snakemake.params.device),
+    device=device,
     resume=resume,
     patch_mix=options["patch_mix"] if synthetic is not None and options["synthetic_mixing"] == "patch_mask" else None,
 )
@@ -52,3 +55,7 @@ with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
     save_checkpoint(snakemake.output.model, result.state, sidecar)
     write_csv(snakemake.output.history, result.history, sep="\t")
     log.info("cv%s %s: %.1f images/s", snakemake.wildcards.fold, method, result.images_per_second)
+
+    metrics = score_segmenter(snakemake.output.model, snakemake.output.predictions, device=device, **snakemake.params.test)
+    write_csv(snakemake.output.metrics, metrics)
+    log.info("mean dice %.3f", metrics.loc[metrics["metric"] == "dice", "value"].mean())

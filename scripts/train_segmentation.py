@@ -1,5 +1,5 @@
 """Rule train_segmentation: one run of the semi-supervised table = method, labelled amount
-(``25`` %, or ``n8`` subjects) and seed."""
+(``25`` %, or ``n8`` subjects) and seed, scored on the test subjects."""
 
 import pandas as pd
 
@@ -7,6 +7,7 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels
 from radsynth.provenance import provenance_sidecars
+from radsynth.segmentation.scoring import score_segmenter
 from radsynth.segmentation.trainer import train_segmentation
 from radsynth.split import labelled_subset, read_case_list, subjects_in
 from radsynth.training.loop import job_device, set_threads
@@ -62,3 +63,7 @@ with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
     save_checkpoint(snakemake.output.model, result.state, sidecar)
     write_csv(snakemake.output.history, result.history, sep="\t")
     log.info("%d labelled subjects: %s; %.1f images/s", len(labelled), labelled, result.images_per_second)
+
+    metrics = score_segmenter(snakemake.output.model, snakemake.output.predictions, device=device, **snakemake.params.test)
+    write_csv(snakemake.output.metrics, metrics)
+    log.info("mean dice %.3f", metrics.loc[metrics["metric"] == "dice", "value"].mean())

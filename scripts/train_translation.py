@@ -1,12 +1,13 @@
 """Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode) at one noise level,
 on the stored misaligned pairs, on pairs redrawn per batch, or unpaired; the iteration kept
-is the one that translates the aligned val split best, or the last (``selection``)."""
+is the one that translates the aligned val split best, or the last (``selection``); it is then
+scored on the aligned test slices (MAE, PSNR, SSIM, and the EPE of R on the misaligned ones)."""
 
 from functools import partial
 
 import pandas as pd
 
-from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.io import file_hash, load_arrays, save_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels, without_subjects
 from radsynth.provenance import provenance_sidecars
@@ -14,7 +15,9 @@ from radsynth.split import excluded_subjects
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 from radsynth.translation.misalign_torch import redraw_batch
+from radsynth.translation.evaluate import evaluate_translation
 from radsynth.translation.trainer import Validation, train_translation
+from radsynth.translation.translator import load_translator
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
@@ -56,6 +59,7 @@ if settings["epochs"]:
     iterations = settings["epochs"] * -(-len(source) // settings["batch_size"])
 data_hash = file_hash(snakemake.input.pairs, *([snakemake.input.val] if snakemake.input.val else []))
 resume = job_resume(snakemake)
+device = job_device(snakemake.params.device)
 result = train_translation(
     source,
     target,
@@ -76,7 +80,7 @@ result = train_translation(
     validation=validation,
     selection=settings["selection"],
     seed=snakemake.params.seed,
-    device=job_device(snakemake.params.device),
+    device=device,
     desc=f"{wildcards.method} {wildcards.setting}",
     resume=resume,
 )
@@ -106,3 +110,17 @@ with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
         result.selected_iteration,
         iterations,
     )
+
+    # Scored as any reader of the checkpoint would rebuild it.
+    metrics, examples = evaluate_translation(
+        load_translator(snakemake.output.model, device),
+        without_subjects(load_arrays(snakemake.input.test), excluded),
+        load_arrays(snakemake.input.misaligned) if snakemake.input.misaligned else None,
+        settings["source"],
+        settings["target"],
+        method=wildcards.method,
+        setting=wildcards.setting,
+    )
+    write_csv(snakemake.output.metrics, metrics)
+    save_arrays(snakemake.output.examples, **examples)
+    log.info("\n%s", metrics.groupby("metric")["value"].mean().to_string())

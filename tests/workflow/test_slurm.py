@@ -28,7 +28,7 @@ SETUP = REPO / "tools" / "slurm" / "local_slurm.sh"
 # The data stages write the same bytes on every run (tests/test_determinism.py).
 DATA_STAGES = ["raw", "records", "preprocessed", "splits.tsv", "misaligned", "sdf", "sdf3d", "packed", "pool"]
 # One job of every kind, not the whole DAG (every Slurm job starts a Snakemake of its own):
-# the data stages in batches, a GPU training rule of each family, their evaluation, a
+# the data stages in batches, a GPU training rule of each family (scoring its model), a
 # generator and its synthetic pairs; all of them outputs of the local run too.
 TARGETS = [
     "results/phantom/data/subjects.tsv",

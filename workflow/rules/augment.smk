@@ -1,6 +1,7 @@
 # The augmentation comparison (EMIT-Diff's table): in each fold of a k-fold split over the
 # subjects, one segmenter per augmentation, trained on the fold's training subjects (plus
-# synthetic pairs from generators trained on those subjects only) and scored on the rest.
+# synthetic pairs from generators trained on those subjects only) and scored on the rest, in
+# the job that trained it.
 
 
 checkpoint comparison_folds:
@@ -25,10 +26,15 @@ rule train_augmented:
     input:
         train=f"{R}/packed/cv{{fold}}_train.npz",
         synthetic=synthetic_input,
+        prepared=lambda wildcards: records(
+            "preprocess", subjects_of(f"cv{wildcards.fold}_test")
+        ),
     output:
         model=f"{R}/models/augmentation/cv{{fold}}/{{method}}.pt",
         sidecar=f"{R}/models/augmentation/cv{{fold}}/{{method}}.json",
         history=f"{R}/models/augmentation/cv{{fold}}/{{method}}.loss.tsv",
+        metrics=f"{R}/metrics/augmentation/cv{{fold}}/{{method}}.csv",
+        predictions=directory(f"{R}/predictions/augmentation/cv{{fold}}/{{method}}"),
     log:
         log_path("train_augmented", "cv{fold}/{method}"),
     benchmark:
@@ -44,6 +50,12 @@ rule train_augmented:
     params:
         settings=SEGMENTATION,
         augmentation=AUGMENTATION,
+        test=lambda wildcards: segmentation_test(
+            f"cv{wildcards.fold}_test",
+            wildcards.method,
+            f"cv{wildcards.fold}",
+            slices=True,
+        ),
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("train_augmented", "cv{fold}/{method}"),
@@ -52,63 +64,35 @@ rule train_augmented:
         "../../scripts/train_augmented.py"
 
 
-rule evaluate_augmented:
-    input:
-        model=f"{R}/models/augmentation/cv{{fold}}/{{method}}.pt",
-        prepared=lambda wildcards: records(
-            "preprocess", subjects_of(f"cv{wildcards.fold}_test")
-        ),
-    output:
-        metrics=f"{R}/metrics/augmentation/cv{{fold}}/{{method}}.csv",
-        predictions=directory(f"{R}/predictions/augmentation/cv{{fold}}/{{method}}"),
-    log:
-        log_path("evaluate_augmented", "cv{fold}/{method}"),
-    benchmark:
-        bench_path("evaluate_augmented", "cv{fold}/{method}")
-    wildcard_constraints:
-        fold=r"\d+",
-    conda:
-        "../../envs/gpu.yaml"
-    threads: 1
-    resources:
-        gpu=1,
-    params:
-        subject_dirs=lambda wildcards: subject_dirs(
-            subjects_of(f"cv{wildcards.fold}_test")
-        ),
-        method=lambda wildcards: wildcards.method,
-        setting=lambda wildcards: f"cv{wildcards.fold}",
-        channels=SEGMENTATION["channels"],
-        classes=DATASET["classes"],
-        spatial_dims=2,
-        patch_size=None,
-        stride=None,
-        evaluation=SEGMENTATION["evaluation"],
-        lcc=False,
-        device=config["device"],
-    script:
-        "../../scripts/evaluate_segmentation.py"
-
-
 rule synthesis_metrics:
     input:
-        synthetic=f"{R}/synthetic/cv{{fold}}_train/{{generator}}.npz",
-        train=f"{R}/packed/cv{{fold}}_train.npz",
-        segmenter=f"{R}/models/augmentation/cv{{fold}}/none.pt",
+        synthetic=[
+            f"{R}/synthetic/cv{fold}_train/{g}.npz"
+            for fold in cv_folds()
+            for g in generators()
+        ],
+        train=expand(f"{R}/packed/cv{{fold}}_train.npz", fold=cv_folds()),
+        segmenters=expand(
+            f"{R}/models/augmentation/cv{{fold}}/none.pt", fold=cv_folds()
+        ),
     output:
-        f"{R}/metrics/synthesis/cv{{fold}}/{{generator}}.csv",
+        [
+            f"{R}/metrics/synthesis/cv{fold}/{g}.csv"
+            for fold in cv_folds()
+            for g in generators()
+        ],
     log:
-        log_path("synthesis_metrics", "cv{fold}/{generator}"),
+        log_path("synthesis_metrics"),
     benchmark:
-        bench_path("synthesis_metrics", "cv{fold}/{generator}")
-    wildcard_constraints:
-        fold=r"\d+",
+        bench_path("synthesis_metrics")
     conda:
         "../../envs/gpu.yaml"
     threads: 1
     resources:
         gpu=1,
     params:
+        runs=[(fold, g) for fold in cv_folds() for g in generators()],
+        folds=cv_folds(),
         channels=SEGMENTATION["channels"],
         classes=len(DATASET["classes"]),
         device=config["device"],

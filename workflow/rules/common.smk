@@ -214,6 +214,30 @@ def subject_dirs(subjects, folder="preprocessed"):
     return [f"{R}/{folder}/{subject}" for subject in subjects]
 
 
+def segmentation_test(split, method, setting, slices=False):
+    """What a segmentation job scores its model on, after training it: keyword arguments of
+    ``radsynth.segmentation.scoring.score_segmenter``.
+
+    Args:
+        split: ``test``, or ``cv<f>_test`` of the augmentation comparison.
+        method, setting: the metric rows' method and setting columns.
+        slices: a 2D slice segmenter of the comparison, scored slice by slice on whole volumes.
+    """
+    task = None if split.startswith("cv") else "segmentation"
+    return {
+        "subject_dirs": subject_dirs(subjects_of(split, task)),
+        "method": method,
+        "setting": setting,
+        "channels": SEGMENTATION["channels"],
+        "classes": DATASET["classes"],
+        "spatial_dims": 2 if slices else SEGMENTATION["spatial_dims"],
+        "patch_size": None if slices else SEGMENTATION["patch_size"],
+        "stride": None if slices else SEGMENTATION["stride"],
+        "lcc": False if slices else SEGMENTATION["lcc"],
+        "evaluation": SEGMENTATION["evaluation"],
+    }
+
+
 def split_inputs():
     """Files the split depends on: case lists and a stratification table, if any."""
     split = config["split"]
@@ -656,7 +680,6 @@ def job_patterns():
         "pack_pairs": [f"level{level}_{s}" for level in levels for s in pair_splits],
         "misalign_figure": [""] if translation else [],
         "train_translation": translation_runs(),
-        "evaluate_translation": translation_runs(),
         "translation_tables": [""] if translation else [],
         "noise_curve": [""] if translation else [],
         "translation_figure": [""] if translation else [],
@@ -675,13 +698,11 @@ def job_patterns():
         "train_gan": [pack for pack, g in models if g == "gan"],
         "synthesize": [f"{pack}/{g}" for pack, g in models],
         "train_augmented": augmentation_runs(),
-        "evaluate_augmented": augmentation_runs(),
-        "synthesis_metrics": [f"cv{fold}/{g}" for fold in folds for g in generators()],
+        "synthesis_metrics": [""] if folds and generators() else [],
         "augmentation_tables": [""] if folds else [],
         "synthetic_figure": [""] if folds and generators() else [],
         "structure_curve": [""] if curve_on() else [],
         "train_segmentation": segmentation_runs(),
-        "evaluate_segmentation": segmentation_runs(),
         "segmentation_tables": [""] if LABELLED else [],
         "dice_figure": [""] if LABELLED else [],
         "loss_figure": [""] if LABELLED or translation else [],

@@ -1,5 +1,6 @@
 # Downstream segmentation: the semi-supervised methods (DTC, mean teacher, the supervised_sdf
-# ablation) and supervised training at each labelled amount, per seed.
+# ablation) and supervised training at each labelled amount, per seed, each scored on the test
+# subjects in the job that trained it (radsynth.segmentation.scoring says why).
 
 # labelled_from "list": the first N cases of the dataset's own train list are labelled (DTC).
 LABELLED_LIST = None
@@ -15,10 +16,17 @@ rule train_segmentation:
     input:
         train=segmentation_train(),
         splits=f"{R}/splits.tsv",
+        prepared=lambda wildcards: records(
+            "preprocess", subjects_of("test", "segmentation")
+        ),
     output:
         model=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.pt",
         sidecar=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.json",
         history=f"{R}/models/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.loss.tsv",
+        metrics=f"{R}/metrics/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}.csv",
+        predictions=directory(
+            f"{R}/predictions/segmentation/{{method}}-{{augmentation}}-{{labelled}}-s{{seed}}"
+        ),
     log:
         log_path("train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}"),
     benchmark:
@@ -37,6 +45,11 @@ rule train_segmentation:
         settings=SEGMENTATION,
         labelled_list=LABELLED_LIST,
         names=subject_names() if LABELLED_LIST else {},
+        test=lambda wildcards: segmentation_test(
+            "test",
+            wildcards.method,
+            f"{wildcards.augmentation}-{wildcards.labelled}-s{wildcards.seed}",
+        ),
         device=config["device"],
         resume=resume_path(
             "train_segmentation", "{method}-{augmentation}-{labelled}-s{seed}"
@@ -44,37 +57,3 @@ rule train_segmentation:
         resume_every=config["resume_every"],
     script:
         "../../scripts/train_segmentation.py"
-
-
-rule evaluate_segmentation:
-    input:
-        model=f"{R}/models/segmentation/{{run}}.pt",
-        prepared=lambda wildcards: records(
-            "preprocess", subjects_of("test", "segmentation")
-        ),
-    output:
-        metrics=f"{R}/metrics/segmentation/{{run}}.csv",
-        predictions=directory(f"{R}/predictions/segmentation/{{run}}"),
-    log:
-        log_path("evaluate_segmentation", "{run}"),
-    benchmark:
-        bench_path("evaluate_segmentation", "{run}")
-    conda:
-        "../../envs/gpu.yaml"
-    threads: 1
-    resources:
-        gpu=1,
-    params:
-        subject_dirs=lambda wildcards: subject_dirs(subjects_of("test", "segmentation")),
-        method=lambda wildcards: wildcards.run.split("-", 1)[0],
-        setting=lambda wildcards: wildcards.run.split("-", 1)[1],
-        channels=SEGMENTATION["channels"],
-        classes=DATASET["classes"],
-        spatial_dims=SEGMENTATION["spatial_dims"],
-        patch_size=SEGMENTATION["patch_size"],
-        stride=SEGMENTATION["stride"],
-        lcc=SEGMENTATION["lcc"],
-        evaluation=SEGMENTATION["evaluation"],
-        device=config["device"],
-    script:
-        "../../scripts/evaluate_segmentation.py"
