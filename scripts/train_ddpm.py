@@ -20,19 +20,20 @@ train = generator_slices(
 )
 data_hash = file_hash(snakemake.input.train)
 resume = job_resume(snakemake)
+iterations = settings["ddpm"]["iterations"] or settings["iterations"]
 result = train_ddpm(
     joint_data(select_channels(train, params.channels), train["label"], params.classes),
     unet=settings["unet"],
     train_timesteps=settings["train_timesteps"],
     prediction_type=settings["prediction_type"],
-    lr_schedule=settings["lr_schedule"],
-    iterations=settings["iterations"],
+    lr_schedule=settings["ddpm"]["lr_schedule"] or settings["lr_schedule"],
+    iterations=iterations,
     batch_size=settings["batch_size"],
     lr=settings["lr"],
     seed=params.seed,
     device=job_device(params.device),
     resume=resume,
-    snapshot=Snapshots(snakemake.output.snapshots, params.curve["every"], settings["iterations"]),
+    snapshot=Snapshots(snakemake.output.snapshots, params.curve["every"], iterations),
 )
 sidecar = {
     "generator": "ddpm",

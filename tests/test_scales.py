@@ -56,3 +56,19 @@ def test_tiny_limits_cover_every_size_the_tiny_preset_sets():
         if key.rsplit(".", 1)[-1] in costly and key not in ("augmentation.methods",):
             assert key in limits, key
             assert apply_limits({"x": value}, {"x": limits[key]})[0]["x"] == value, key  # the preset is within
+
+
+def test_tiny_limits_every_schedule_of_the_schema():
+    # A schedule the schema gains (a model's own iterations) is bounded at tiny from the start.
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    limits = yaml.safe_load((REPO / "config" / "scales" / "tiny.yaml").read_text())["limits"]
+
+    def paths(node, prefix=""):
+        for key, value in (node.get("properties") or {}).items():
+            yield f"{prefix}{key}"
+            if isinstance(value, dict):
+                yield from paths(value, f"{prefix}{key}.")
+
+    schedules = [path for path in paths(schema) if path.endswith("iterations")]
+    assert "diffusion.ddpm.iterations" in schedules and "diffusion.pretrain.controlnet.iterations" in schedules
+    assert [path for path in schedules if path not in limits] == []
