@@ -14,8 +14,8 @@ from radsynth.provenance import provenance_sidecars
 from radsynth.split import excluded_subjects
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
-from radsynth.translation.misalign_torch import redraw_batch
 from radsynth.translation.evaluate import evaluate_translation
+from radsynth.translation.misalign_torch import redraw_batch
 from radsynth.translation.trainer import Validation, train_translation
 from radsynth.translation.translator import load_translator
 

@@ -91,8 +91,8 @@ rule synthesis_metrics:
     resources:
         gpu=1,
     params:
-        runs=[(fold, g) for fold in cv_folds() for g in generators()],
         folds=cv_folds(),
+        generators=generators(),
         channels=SEGMENTATION["channels"],
         classes=len(DATASET["classes"]),
         device=config["device"],
