@@ -13,12 +13,13 @@ import pytest
 from radsynth.split import subjects_in
 from tests.workflow.tinydag import REPO, check_fold_structure_scores, snakemake
 
-TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis"]
+TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis",
+          "anomaly"]
 FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "structure_curve",
-           "losses", "dice", "benchmarks"]
+           "losses", "dice", "anomaly", "anomaly_sweep", "benchmarks"]
 # Report categories (STAGES in common.smk): the tiny run has a result in each.
 STAGES = ["1. Data", "2. Misalignment", "3. SDF", "4. Translation", "5. Synthesis", "6. Augmentation",
-          "7. Segmentation", "8. Performance"]
+          "7. Segmentation", "8. Anomaly detection", "9. Performance"]
 
 
 @pytest.mark.integration
@@ -90,6 +91,31 @@ def test_splits_are_by_subject_and_synthetic_data_comes_from_training(tiny_run):
             assert sidecar["generator"] == generator and sidecar["data_hash"]
     with np.load(tiny_run / "synthetic" / "train" / "controlnet.npz") as synthetic:
         assert set(synthetic["subject"]) <= train
+
+
+@pytest.mark.integration
+def test_anomaly_models_see_only_training_slices_and_test_scores_only_test_slices(tiny_run):
+    splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
+    train, val, test = (set(splits.loc[splits["split"] == s, "subject"]) for s in ("train", "val", "test"))
+    for model in ("ddpm", "classifier", "autoencoder"):
+        sidecar = json.loads((tiny_run / "models" / "anomaly" / f"{model}.json").read_text())
+        assert set(sidecar["training_subjects"]) == train, model
+        hashed = json.loads((tiny_run / "models" / "anomaly" / f"{model}.pt.provenance.json").read_text())["data_hash"]
+        assert [Path(key).name for key in hashed] == ["train.npz"], model
+    metrics = pd.read_csv(tiny_run / "metrics" / "anomaly" / "test.csv")
+    assert set(metrics["method"]) == {"guided", "classifier_free", "unguided", "autoencoder"}
+    scored = {case.rsplit("_z", 1)[0] for case in metrics["case"] if case != "all"}
+    assert scored and scored <= test
+    with np.load(tiny_run / "packed" / "test.npz") as packed:
+        lesion = int((packed["label"].reshape(len(packed["label"]), -1) > 0).any(axis=1).sum())
+    assert (metrics["metric"] == "dice").sum() == 4 * lesion  # every test lesion slice, each method
+    chosen = json.loads((tiny_run / "metrics" / "anomaly" / "chosen.json").read_text())["chosen"]
+    assert chosen["guided"] == {"noise_level": 300, "scale": 30.0}  # tiny's one-cell sweep
+    hashed = json.loads((tiny_run / "metrics" / "anomaly" / "test.csv.provenance.json").read_text())["data_hash"]
+    assert sorted(Path(key).name for key in hashed) == sorted(
+        ["ddpm.pt", "classifier.pt", "autoencoder.pt", "val.npz", "test.npz"])
+    sweep = pd.read_csv(tiny_run / "metrics" / "anomaly" / "sweep.csv")
+    assert len(sweep) == 3 and val  # guided, classifier_free and unguided at L 300 on val
 
 
 @pytest.mark.integration

@@ -71,6 +71,7 @@ TRANSLATION = config["translation"]
 SEGMENTATION = config["segmentation"]
 AUGMENTATION = config["augmentation"]
 DIFFUSION = config["diffusion"]
+ANOMALY = config["anomaly"]
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
 # Report categories, one per stage, numbered so the report lists them in workflow order.
@@ -82,7 +83,8 @@ STAGES = {
     "synthesis": "5. Synthesis",
     "augmentation": "6. Augmentation",
     "segmentation": "7. Segmentation",
-    "performance": "8. Performance",
+    "anomaly": "8. Anomaly detection",
+    "performance": "9. Performance",
 }
 
 
@@ -93,6 +95,7 @@ def check_channels():
         "translation.target": [TRANSLATION["target"]],
         "segmentation.channels": SEGMENTATION["channels"],
         "preprocess.register_to": [config["preprocess"].get("register_to")],
+        "anomaly.channels": ANOMALY["channels"] or [],
     }
     if not TRANSLATION["methods"]:
         used.pop("translation.source"), used.pop("translation.target")
@@ -556,6 +559,25 @@ def sdf_examples(wildcards):
     }
 
 
+def anomaly_on():
+    """Whether the anomaly stage runs: methods listed, and labels to score them with."""
+    return bool(ANOMALY["methods"]) and LABELLED
+
+
+def anomaly_channels():
+    """Channels of the anomaly models (anomaly.channels, else the segmentation's)."""
+    return ANOMALY["channels"] or SEGMENTATION["channels"]
+
+
+def anomaly_models(wildcards):
+    """The trained models the listed anomaly methods use."""
+    methods = set(ANOMALY["methods"])
+    models = {"ddpm": bool(methods - {"autoencoder"})}
+    models["classifier"] = "guided" in methods
+    models["autoencoder"] = "autoencoder" in methods
+    return {m: f"{R}/models/anomaly/{m}.pt" for m, used in models.items() if used}
+
+
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
     tables = ["segmentation"] if LABELLED else []
@@ -573,6 +595,9 @@ def final_outputs():
         figures.append("synthetic")
     if curve_on():
         figures.append("structure_curve")
+    if anomaly_on():
+        tables.append("anomaly")
+        figures += ["anomaly", "anomaly_sweep"]
     outputs = expand(
         f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
     )
@@ -635,6 +660,7 @@ def packed_splits():
     slices, volumes = packs["slices"], packs["volumes"]
     slices += [f"cv{fold}_train" for fold in cv_folds()]
     slices += [pack for pack, _ in generator_models()]
+    slices += ["train", "val", "test"] if anomaly_on() else []
     return list(dict.fromkeys(slices)), list(dict.fromkeys(volumes))
 
 
@@ -658,6 +684,7 @@ def job_patterns():
     diffusion_packs = [pack for pack, g in models if g == "controlnet"]
     latent = bool(DIFFUSION["latent"]) and bool(diffusion_packs)
     folds = cv_folds()
+    anomaly = anomaly_models(None) if anomaly_on() else {}
     jobs = {
         "phantom": list(BATCHES) if phantom else [],
         "preprocess": list(BATCHES),
@@ -707,6 +734,11 @@ def job_patterns():
         "dice_figure": [""] if LABELLED else [],
         "loss_figure": [""] if LABELLED or translation else [],
         "export_nnunet": [""] if config["export"]["nnunet"] and LABELLED else [],
+        "train_anomaly_ddpm": [""] if "ddpm" in anomaly else [],
+        "train_anomaly_classifier": [""] if "classifier" in anomaly else [],
+        "train_anomaly_autoencoder": [""] if "autoencoder" in anomaly else [],
+        "detect_anomalies": [""] if anomaly_on() else [],
+        "anomaly_report": [""] if anomaly_on() else [],
         "export_nnunet_synthetic": (
             [""] if config["export"]["nnunet"] and LABELLED and generators() else []
         ),

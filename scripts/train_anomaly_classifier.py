@@ -1,0 +1,45 @@
+"""Rule train_anomaly_classifier: the noisy-slice classifier that guides the DDIM (train split)."""
+
+from radsynth.anomaly.data import training_slices
+from radsynth.anomaly.networks import classifier_config
+from radsynth.anomaly.trainers import train_classifier
+from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.logs import log_to
+from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
+from radsynth.synthesis.networks import scheduler_config
+from radsynth.training.loop import job_device, set_threads
+from radsynth.training.resume import job_resume
+
+log = log_to(snakemake.log[0])
+set_threads(snakemake.threads)
+settings, params = snakemake.params.settings, snakemake.params
+
+images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
+trainer = {k: settings["classifier"][k] for k in ("iterations", "batch_size", "lr")}
+network = {k: v for k, v in settings["classifier"].items() if k not in trainer}
+architecture = classifier_config(len(params.channels), images.shape[-2:], **network)
+schedule = scheduler_config(settings["train_timesteps"], "linear_beta")
+result = train_classifier(
+    images,
+    labels,
+    architecture=architecture,
+    scheduler_config=schedule,
+    **trainer,
+    seed=params.seed,
+    device=job_device(params.device),
+    resume=job_resume(snakemake),
+)
+sidecar = {
+    "model": "anomaly_classifier",
+    "architecture": architecture,
+    "scheduler": schedule,
+    "channels": params.channels,
+    "settings": settings["classifier"],
+    "data_hash": file_hash(snakemake.input.train),
+    TRAINING_SUBJECTS: subjects,
+    "images_per_second": result.images_per_second,
+}
+with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
+    save_checkpoint(snakemake.output.model, result.state, sidecar)
+    write_csv(snakemake.output.history, result.history, sep="\t")
+    log.info("anomaly classifier: last accuracy %.2f", result.history["accuracy"].iloc[-1])
