@@ -41,6 +41,7 @@ def classifier_config(
     num_res_blocks: int = 1,
     num_head_channels: int = 16,
     norm_num_groups: int = 16,
+    resblock_updown: bool = True,
 ) -> dict:
     """Kwargs of :class:`NoisyClassifier` (JSON-serialisable, kept in the checkpoint sidecar).
 
@@ -53,6 +54,8 @@ def classifier_config(
         num_res_blocks: residual blocks per level (the official ``classifier_depth`` is 4).
         num_head_channels: channels per attention head (in the blocks and the pool).
         norm_num_groups: GroupNorm groups; must divide every entry of ``channels``.
+        resblock_updown: downsample with residual blocks (the official
+            ``--classifier_resblock_updown True``) instead of strided convolutions.
     """
     return {
         "in_channels": int(image_channels),
@@ -62,6 +65,7 @@ def classifier_config(
         "num_res_blocks": int(num_res_blocks),
         "num_head_channels": int(num_head_channels),
         "norm_num_groups": int(norm_num_groups),
+        "resblock_updown": bool(resblock_updown),
     }
 
 
@@ -100,8 +104,9 @@ class NoisyClassifier(DiffusionModelEncoder):
         super().__init__(spatial_dims=2, out_channels=2, **config)
         positions = 1
         for size in config["input_shape"]:
-            for _ in channels:  # every MONAI encoder level halves the resolution
-                size = -(-size // 2)
+            for _ in channels:  # every MONAI encoder level halves the resolution: strided
+                # convolutions round up, the residual blocks' average pooling rounds down
+                size = size // 2 if config.get("resblock_updown") else -(-size // 2)
             positions *= size
         self.out = AttentionPool(channels[-1], positions, max(1, channels[-1] // config["num_head_channels"]), 2)
 

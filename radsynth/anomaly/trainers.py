@@ -61,12 +61,6 @@ def _fit(model, step_loss: Callable, *, iterations: int, lr: float, generator, d
     return log.frame(), (iterations - first) / max(time.perf_counter() - start, 1e-9)
 
 
-def _flip(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random left-right flips (array axis -2, X of the packed slices)."""
-    flipped = torch.rand(len(batch), 1, 1, 1, generator=generator).to(batch.device) < 0.5
-    return torch.where(flipped, batch.flip(-2), batch)
-
-
 def train_anomaly_ddpm(
     images: np.ndarray,
     labels: np.ndarray,
@@ -91,7 +85,7 @@ def train_anomaly_ddpm(
         lr: Adam learning rate (official 1e-4).
         label_dropout: chance of training a row with the null class (classifier-free guidance
             needs the unconditional prediction); 0 trains the purely conditional official model.
-        seed: seeds weights, batches, noise, timesteps, flips and dropout.
+        seed: seeds weights, batches, noise, timesteps and label dropout.
         device: "cpu", "cuda" or a torch device; None picks CUDA when present.
         resume: periodic state saving and continuation (:class:`Resume`).
     """
@@ -105,7 +99,7 @@ def train_anomaly_ddpm(
 
     def step_loss(step):
         rows = batch_indices(len(x_all), batch_size, generator).to(device)
-        x, y = _flip(x_all[rows], generator), y_all[rows]
+        x, y = x_all[rows], y_all[rows]
         dropped = torch.rand(len(rows), generator=generator).to(device) < label_dropout
         y = torch.where(dropped, torch.full_like(y, NULL_CLASS), y)
         noise = torch.randn(x.shape, generator=generator).to(device)
@@ -133,9 +127,6 @@ def train_classifier(
 ) -> TrainedModel:
     """Train p(class | x_t, t) on slices noised by the DDPM's forward process.
 
-    Classes are balanced per batch (half healthy, half lesion): lesion slices are a minority
-    in most volumes, and the guidance needs a classifier that does not answer "healthy" alone.
-
     Args:
         images: float (N, C, H, W) in [-1, 1].
         labels: int (N,) slice classes (0 healthy, 1 lesion); both must occur.
@@ -146,19 +137,16 @@ def train_classifier(
     """
     device = pick_device() if device is None else torch.device(device)
     labels = np.asarray(labels)
-    groups = [np.flatnonzero(labels == c) for c in (0, 1)]
-    if not all(len(g) for g in groups):
+    if not all((labels == c).any() for c in (0, 1)):
         raise ValueError("the classifier needs healthy and lesion slices; the training split lacks one class")
     generator = seed_everything(seed)
     model = NoisyClassifier(**architecture).to(device)
     scheduler = ddpm_scheduler(scheduler_config)
     x_all, y_all = to_device(images, device), torch.as_tensor(labels, dtype=torch.long, device=device)
-    groups = [torch.as_tensor(g) for g in groups]
 
     def step_loss(step):
-        rows = torch.cat([g[batch_indices(len(g), n, generator)] for g, n in
-                          zip(groups, (batch_size - batch_size // 2, batch_size // 2))]).to(device)
-        x, y = _flip(x_all[rows], generator), y_all[rows]
+        rows = batch_indices(len(x_all), batch_size, generator).to(device)
+        x, y = x_all[rows], y_all[rows]
         t = torch.randint(0, scheduler.num_train_timesteps, (len(rows),), generator=generator).to(device)
         noisy = scheduler.add_noise(x, torch.randn(x.shape, generator=generator).to(device), t)
         logits = model(noisy, t)
@@ -193,7 +181,7 @@ def train_autoencoder(
     x_all = to_device(images, device)
 
     def step_loss(step):
-        x = _flip(x_all[batch_indices(len(x_all), batch_size, generator).to(device)], generator)
+        x = x_all[batch_indices(len(x_all), batch_size, generator).to(device)]
         return F.l1_loss(model(x), x), {}
 
     history, steps_per_second = _fit(model, step_loss, iterations=iterations, lr=lr, generator=generator,

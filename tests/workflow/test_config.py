@@ -65,3 +65,16 @@ def test_emitdiff_transfer_without_a_pool_is_refused(tmp_path):
     done = dry_run(tmp_path, "scale=tiny", "--configfile", str(locked))
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "need a pool to pretrain on: set diffusion.pretrain.pool" in output
+
+
+def test_classifier_free_anomaly_detection_without_label_dropout_is_refused(tmp_path):
+    # The official DDPM (label_dropout 0) has no unconditional prediction to guide with.
+    official = tmp_path / "official.yaml"
+    official.write_text("anomaly: {ddpm: {label_dropout: 0.0}}\n")
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(official))
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "set anomaly.ddpm.label_dropout above 0" in output
+    official.write_text("anomaly: {methods: [guided, unguided], ddpm: {label_dropout: 0.0}}\n")
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(official))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rule train_anomaly_classifier:" in done.stdout and "rule train_anomaly_autoencoder:" not in done.stdout

@@ -24,6 +24,8 @@ ROOTS = {
     "lgg_slices": SHARED / "lgg_kaggle3m",
     "reggan_lgg_cpu": SHARED / "lgg_kaggle3m",
     "reggan_brats": None,  # generated: BraTS 2021 naming
+    "anomaly_brats": None,  # generated: BraTS 2021 naming
+    "anomaly_lgg_cpu": SHARED / "lgg_kaggle3m",
 }
 
 
@@ -78,6 +80,9 @@ def test_preset_builds_its_dag(preset, tmp_path):
     done = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "preset.yaml"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "preprocess" in done.stdout and "split" in done.stdout
+    if preset.startswith("anomaly_"):  # only the anomaly stage and the reference segmenter
+        assert re.search(r"^rule detect_anomalies:", done.stdout, re.M)
+        assert not re.search(r"^rule train_translation:", done.stdout, re.M)
     if preset == "emitdiff_busi":  # the official transfer: pool ControlNet, per fold only a ControlNet
         assert re.search(r"^rule pretrain_controlnet:", done.stdout, re.M)
         assert re.search(r"^rule train_controlnet:", done.stdout, re.M)
@@ -99,3 +104,17 @@ def test_emitdiff_preset_carries_the_official_values():
     assert (augmentation["folds"], augmentation["backbone"]) == (3, "attention_unet")
     assert (config["segmentation"]["batch_size"], config["segmentation"]["lr"]) == (8, 1e-3)
     assert config["preprocess"]["size"] == [384, 384]
+
+
+def test_anomaly_preset_carries_the_official_values():
+    # JuliaWolleb/diffusion-anomaly: README flags, scripts/classifier_sample_known.py defaults,
+    # scripts/classifier_train.py defaults.
+    anomaly = yaml.safe_load((REPO / "config" / "experiments" / "anomaly_brats.yaml").read_text())["anomaly"]
+    assert (anomaly["train_timesteps"], anomaly["ddim_steps"], anomaly["noise_levels"], anomaly["scales"]) == (1000, 1000, [500], [100.0])
+    ddpm, classifier = anomaly["ddpm"], anomaly["classifier"]
+    assert (ddpm["batch_size"], ddpm["lr"], ddpm["label_dropout"], ddpm["unet"]["num_res_blocks"]) == (10, 1e-4, 0.0, 2)
+    assert ddpm["unet"]["channels"] == [128 * m for m in (1, 1, 2, 2, 4, 4)]  # 256 px multipliers
+    assert ddpm["unet"]["attention_levels"].index(True) == 4  # 256 / 2**4 = 16 px
+    assert classifier["channels"] == [32 * m for m in (1, 1, 2, 2, 4, 4)] and classifier["num_res_blocks"] == 4
+    assert [256 // 2**i for i, a in enumerate(classifier["attention_levels"]) if a] == [32, 16, 8]
+    assert (classifier["lr"], classifier["iterations"], classifier["resblock_updown"]) == (3e-4, 150000, True)

@@ -108,6 +108,11 @@ def check_channels():
 
 
 check_channels()
+if "classifier_free" in ANOMALY["methods"] and not ANOMALY["ddpm"]["label_dropout"]:
+    raise ValueError(
+        "config: anomaly.methods lists classifier_free, whose guidance needs the DDPM's "
+        "unconditional prediction: set anomaly.ddpm.label_dropout above 0 (e.g. 0.1)"
+    )
 if not LABELLED:
     print(
         "radsynth: dataset.labels is false - SDFs, segmentation, the generators, the "
