@@ -1,6 +1,8 @@
 """Rule detect_anomalies: the val sweep chooses L and the guidance scale of each method; the
 test split's healthy counterfactuals are scored per case against its lesion masks."""
 
+import pandas as pd
+
 from radsynth.anomaly.detect import choose, counterfactuals, sweep
 from radsynth.anomaly.evaluate import case_names, examples, load_detector, score_test, sweep_grid
 from radsynth.io import load_arrays, save_arrays, write_csv, write_json
@@ -16,13 +18,19 @@ methods = settings["methods"]
 
 models = {name: snakemake.input[name] for name in ("ddpm", "classifier", "autoencoder") if name in snakemake.input.keys()}
 detector = load_detector(models, settings["ddim_steps"], job_device(params.device), settings["batch_size"])
-val, test = load_arrays(snakemake.input.val), load_arrays(snakemake.input.test)
+test = load_arrays(snakemake.input.test)
 
 grid = sweep_grid(methods, settings["noise_levels"], settings["scales"], settings["weights"])
-table = sweep(detector, select_channels(val, params.channels), val["label"] > 0, grid)
-chosen = choose(table, "auroc") if grid else {}
+val = load_arrays(snakemake.input.val) if snakemake.input.get("val") else None
+if val is not None and (val["label"] > 0).any():
+    table, reason = sweep(detector, select_channels(val, params.channels), val["label"] > 0, grid), "val sweep"
+    chosen = choose(table, "auroc") if grid else {}
+else:  # nothing to choose with: the first value of each list, said in chosen.json and the log
+    table, reason = pd.DataFrame(columns=["method", "noise_level", "scale", "dice", "auroc", "auprc"]), "no val lesion slice"
+    chosen = {m: {"noise_level": int(g["noise_levels"][0]), "scale": float(g["scales"][0])} for m, g in grid.items()}
+    log.warning("anomaly: the val split has no lesion slice; L and the scales are the first of their lists")
 chosen.update({"autoencoder": {}} if "autoencoder" in methods else {})
-log.info("chosen on val: %s", chosen)
+log.info("chosen (%s): %s", reason, chosen)
 
 images, masks = select_channels(test, params.channels), test["label"] > 0
 drawn = counterfactuals(detector, images, {m: chosen[m] for m in methods})
@@ -30,5 +38,5 @@ cases = case_names(test)
 with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
     write_csv(snakemake.output.metrics, score_test(images, masks, cases, drawn, chosen))
     write_csv(snakemake.output.sweep, table)
-    write_json(snakemake.output.chosen, {"metric": "auroc", "chosen": chosen})
+    write_json(snakemake.output.chosen, {"metric": "auroc", "by": reason, "chosen": chosen})
     save_arrays(snakemake.output.examples, **examples(images, masks, cases, drawn))

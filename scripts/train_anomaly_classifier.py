@@ -15,6 +15,9 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 
 images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
+if labels.min() == labels.max():
+    raise ValueError(f"{snakemake.input.train}: every training slice is {'healthy' if labels.max() == 0 else 'a lesion slice'}; "
+                     "the classifier needs both (slice labels come from the training labels)")
 trainer = {k: settings["classifier"][k] for k in ("iterations", "batch_size", "lr")}
 network = {k: v for k, v in settings["classifier"].items() if k not in trainer}
 architecture = classifier_config(len(params.channels), images.shape[-2:], **network)

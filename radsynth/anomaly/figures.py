@@ -58,6 +58,10 @@ def sweep_figure(sweep: pd.DataFrame, chosen: dict[str, dict], path: str | os.Pa
     """
     methods = list(dict.fromkeys(sweep["method"]))
     fig, axes = canvas(1, max(1, len(methods)), 2.6, 2.4)
+    if not methods:  # no val lesion slice: nothing was swept
+        axes[0, 0].axis("off")
+        axes[0, 0].text(0.5, 0.5, "no sweep: the val split has no lesion slice\n(first L and scale of each list)",
+                        ha="center", va="center", fontsize=8)
     for ax, method in zip(axes[0], methods):
         grid = sweep[sweep["method"] == method].pivot(index="noise_level", columns="scale", values=metric)
         image = ax.imshow(grid.to_numpy() * 100, cmap="viridis", aspect="auto")

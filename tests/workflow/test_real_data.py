@@ -125,10 +125,17 @@ def test_lgg_slices_run_the_whole_dag(tmp_path):
     config_path, _ = _config("lgg_slices", tmp_path, preprocess={"size": [64, 64]})
     _run(tmp_path, config_path)
     results = tmp_path / "results" / "lgg"
-    for table in ("translation", "segmentation", "augmentation", "synthesis"):
+    for table in ("translation", "segmentation", "augmentation", "synthesis", "anomaly"):
         assert len(pd.read_csv(results / "tables" / f"{table}.csv")) > 0, table
-    for figure in ("data", "translation", "synthetic", "losses", "dice"):
+    for figure in ("data", "translation", "synthetic", "losses", "dice", "anomaly", "anomaly_sweep"):
         assert (results / "figures" / f"{figure}.png").exists(), figure
+    # The preset has no val patient: the anomaly stage takes the first L and scale, and says so.
+    chosen = json.loads((results / "metrics" / "anomaly" / "chosen.json").read_text())
+    assert chosen["by"] == "no val lesion slice" and chosen["chosen"]["guided"] == {"noise_level": 300, "scale": 30.0}
+    scored = pd.read_csv(results / "metrics" / "anomaly" / "test.csv")
+    splits = pd.read_csv(results / "splits.tsv", sep="\t")
+    test = set(splits.loc[splits["split"] == "test", "subject"])
+    assert {case.rsplit("_z", 1)[0] for case in scored["case"] if case != "all"} <= test
 
 
 @pytest.mark.realdata

@@ -87,7 +87,7 @@ rule train_anomaly_autoencoder:
 rule detect_anomalies:
     input:
         unpack(anomaly_models),
-        val=f"{R}/packed/val.npz",
+        val=anomaly_val,
         test=f"{R}/packed/test.npz",
     output:
         metrics=f"{R}/metrics/anomaly/test.csv",

@@ -583,6 +583,12 @@ def anomaly_models(wildcards):
     return {m: f"{R}/models/anomaly/{m}.pt" for m, used in models.items() if used}
 
 
+def anomaly_val(wildcards):
+    """The val slices that choose L and the scale (none without val subjects: the job then
+    takes the first value of each list)."""
+    return f"{R}/packed/val.npz" if subjects_of("val") else []
+
+
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
     tables = ["segmentation"] if LABELLED else []
@@ -665,7 +671,8 @@ def packed_splits():
     slices, volumes = packs["slices"], packs["volumes"]
     slices += [f"cv{fold}_train" for fold in cv_folds()]
     slices += [pack for pack, _ in generator_models()]
-    slices += ["train", "val", "test"] if anomaly_on() else []
+    if anomaly_on():
+        slices += ["train", "val", "test"] if subjects_of("val") else ["train", "test"]
     return list(dict.fromkeys(slices)), list(dict.fromkeys(volumes))
 
 
