@@ -11,7 +11,7 @@ from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-settings, params = snakemake.params.settings["autoencoder"], snakemake.params
+settings, params = snakemake.params.autoencoder, snakemake.params
 
 images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
 healthy = images[labels == HEALTHY]

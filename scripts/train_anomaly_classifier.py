@@ -12,16 +12,17 @@ from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-settings, params = snakemake.params.settings, snakemake.params
+params = snakemake.params
+settings = params.classifier
 
 images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
 if labels.min() == labels.max():
     raise ValueError(f"{snakemake.input.train}: every training slice is {'healthy' if labels.max() == 0 else 'a lesion slice'}; "
                      "the classifier needs both (slice labels come from the training labels)")
-trainer = {k: settings["classifier"][k] for k in ("iterations", "batch_size", "lr")}
-network = {k: v for k, v in settings["classifier"].items() if k not in trainer}
+trainer = {k: settings[k] for k in ("iterations", "batch_size", "lr")}
+network = {k: v for k, v in settings.items() if k not in trainer}
 architecture = classifier_config(len(params.channels), images.shape[-2:], **network)
-schedule = scheduler_config(settings["train_timesteps"], "linear_beta")
+schedule = scheduler_config(params.train_timesteps, "linear_beta")
 result = train_classifier(
     images,
     labels,
@@ -37,7 +38,7 @@ sidecar = {
     "architecture": architecture,
     "scheduler": schedule,
     "channels": params.channels,
-    "settings": settings["classifier"],
+    "settings": settings,
     "data_hash": file_hash(snakemake.input.train),
     TRAINING_SUBJECTS: subjects,
     "images_per_second": result.images_per_second,

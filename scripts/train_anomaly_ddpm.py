@@ -12,14 +12,14 @@ from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-settings, params = snakemake.params.settings, snakemake.params
+params = snakemake.params
 
 images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
 architecture = {
-    "unet": ddpm_config(len(params.channels), **settings["ddpm"]["unet"]),
-    "scheduler": scheduler_config(settings["train_timesteps"], "linear_beta"),
+    "unet": ddpm_config(len(params.channels), **params.ddpm["unet"]),
+    "scheduler": scheduler_config(params.train_timesteps, "linear_beta"),
 }
-ddpm = settings["ddpm"]
+ddpm = params.ddpm
 result = train_anomaly_ddpm(
     images,
     labels,

@@ -19,7 +19,8 @@ rule train_anomaly_ddpm:
     resources:
         gpu=1,
     params:
-        settings=ANOMALY,
+        ddpm=ANOMALY["ddpm"],
+        train_timesteps=ANOMALY["train_timesteps"],
         channels=anomaly_channels(),
         seed=config["seed"],
         device=config["device"],
@@ -46,7 +47,8 @@ rule train_anomaly_classifier:
     resources:
         gpu=1,
     params:
-        settings=ANOMALY,
+        classifier=ANOMALY["classifier"],
+        train_timesteps=ANOMALY["train_timesteps"],
         channels=anomaly_channels(),
         seed=config["seed"],
         device=config["device"],
@@ -73,7 +75,7 @@ rule train_anomaly_autoencoder:
     resources:
         gpu=1,
     params:
-        settings=ANOMALY,
+        autoencoder=ANOMALY["autoencoder"],
         channels=anomaly_channels(),
         seed=config["seed"],
         device=config["device"],
@@ -104,7 +106,7 @@ rule detect_anomalies:
     resources:
         gpu=1,
     params:
-        settings=ANOMALY,
+        settings=anomaly_detection(),
         channels=anomaly_channels(),
         device=config["device"],
     script:

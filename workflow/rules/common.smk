@@ -583,6 +583,12 @@ def anomaly_models(wildcards):
     return {m: f"{R}/models/anomaly/{m}.pt" for m, used in models.items() if used}
 
 
+def anomaly_detection():
+    """The anomaly keys the detect job reads (the models' own keys retrain only them)."""
+    keys = ("methods", "ddim_steps", "noise_levels", "scales", "weights", "batch_size")
+    return {key: ANOMALY[key] for key in keys}
+
+
 def anomaly_val(wildcards):
     """The val slices that choose L and the scale (none without val subjects: the job then
     takes the first value of each list)."""
