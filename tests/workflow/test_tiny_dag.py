@@ -207,7 +207,9 @@ def test_report_has_every_stage_and_captions(tiny_run, tiny_report):
     assert sorted(listed) == sorted(results)
     for path, result in results.items():
         assert result["caption"].strip(), f"{path} has no caption"
-    performance = categories["8. Performance"]
+    assert {Path(p).name for paths in categories["8. Anomaly detection"].values() for p in paths} == {
+        "anomaly.csv", "anomaly.md", "anomaly.tex", "anomaly.png", "anomaly_sweep.png"}
+    performance = categories["9. Performance"]
     assert {Path(p).name for p in performance["Time and memory"]} == {"benchmarks.csv", "benchmarks.png"}
     assert {Path(p).name for paths in categories["1. Data"].values() for p in paths} == {
         "subjects.tsv", "data.png", "phantom.png"}
