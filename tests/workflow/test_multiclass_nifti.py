@@ -69,9 +69,15 @@ def multiclass_run(tmp_path_factory):
 @pytest.mark.integration
 def test_the_whole_tiny_dag_runs_and_scores_every_class(multiclass_run):
     results, _ = multiclass_run
-    for table in ("translation", "segmentation", "augmentation", "synthesis"):
+    for table in ("translation", "segmentation", "augmentation", "synthesis", "anomaly"):
         summary = pd.read_csv(results / "tables" / f"{table}.csv")
         assert np.isfinite(summary["mean"]).any(), table
+    # Anomaly detection on BraTS-style classes: any class is a lesion; no val list, so no sweep.
+    anomaly = pd.read_csv(results / "metrics" / "anomaly" / "test.csv")
+    assert set(anomaly["method"]) == {"guided", "classifier_free", "unguided", "autoencoder"}
+    assert {case.rsplit("_z", 1)[0] for case in anomaly["case"] if case != "all"} <= {
+        "brats_2013_pat0004_1", "brats_2013_pat0005_1"}
+    assert json.loads((results / "metrics" / "anomaly" / "chosen.json").read_text())["by"] == "no val lesion slice"
     metrics = pd.read_csv(results / "metrics" / "segmentation" / "dtc-none-25-s0.csv")
     assert {f"dice_c{k}" for k in (1, 2, 3, 4)} <= set(metrics["metric"])
     assert set(metrics["case"]) == {"brats_2013_pat0004_1", "brats_2013_pat0005_1"}  # the test list
