@@ -1,9 +1,7 @@
 """Rule detect_anomalies: the val sweep chooses L and the guidance scale of each method; the
 test split's healthy counterfactuals are scored per case against its lesion masks."""
 
-import pandas as pd
-
-from radsynth.anomaly.detect import choose, counterfactuals, sweep
+from radsynth.anomaly.detect import choose_settings, counterfactuals
 from radsynth.anomaly.evaluate import case_names, examples, load_detector, score_test, sweep_grid
 from radsynth.io import load_arrays, save_arrays, write_csv, write_json
 from radsynth.logs import log_to
@@ -21,13 +19,12 @@ detector = load_detector(models, settings["ddim_steps"], job_device(params.devic
 test = load_arrays(snakemake.input.test)
 
 grid = sweep_grid(methods, settings["noise_levels"], settings["scales"], settings["weights"])
-val = load_arrays(snakemake.input.val) if snakemake.input.get("val") else None
-if val is not None and (val["label"] > 0).any():
-    table, reason = sweep(detector, select_channels(val, params.channels), val["label"] > 0, grid), "val sweep"
-    chosen = choose(table, "auroc") if grid else {}
-else:  # nothing to choose with: the first value of each list, said in chosen.json and the log
-    table, reason = pd.DataFrame(columns=["method", "noise_level", "scale", "dice", "auroc", "auprc"]), "no val lesion slice"
-    chosen = {m: {"noise_level": int(g["noise_levels"][0]), "scale": float(g["scales"][0])} for m, g in grid.items()}
+val_images = val_masks = None  # a split without val subjects has no val.npz
+if snakemake.input.get("val"):
+    val = load_arrays(snakemake.input.val)
+    val_images, val_masks = select_channels(val, params.channels), val["label"] > 0
+table, chosen, reason = choose_settings(detector, val_images, val_masks, grid)
+if reason != "val sweep":
     log.warning("anomaly: the val split has no lesion slice; L and the scales are the first of their lists")
 chosen.update({"autoencoder": {}} if "autoencoder" in methods else {})
 log.info("chosen (%s): %s", reason, chosen)

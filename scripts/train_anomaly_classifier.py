@@ -2,18 +2,16 @@
 
 from radsynth.anomaly.data import training_slices
 from radsynth.anomaly.networks import classifier_config
-from radsynth.anomaly.trainers import train_classifier
-from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.anomaly.trainers import save_trained, train_classifier
+from radsynth.io import load_arrays
 from radsynth.logs import log_to
-from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.networks import scheduler_config
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-params = snakemake.params
-settings = params.classifier
+params, settings = snakemake.params, snakemake.params.classifier
 
 images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
 if labels.min() == labels.max():
@@ -33,17 +31,5 @@ result = train_classifier(
     device=job_device(params.device),
     resume=job_resume(snakemake),
 )
-sidecar = {
-    "model": "anomaly_classifier",
-    "architecture": architecture,
-    "scheduler": schedule,
-    "channels": params.channels,
-    "settings": settings,
-    "data_hash": file_hash(snakemake.input.train),
-    TRAINING_SUBJECTS: subjects,
-    "images_per_second": result.images_per_second,
-}
-with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
-    save_checkpoint(snakemake.output.model, result.state, sidecar)
-    write_csv(snakemake.output.history, result.history, sep="\t")
-    log.info("anomaly classifier: last accuracy %.2f", result.history["accuracy"].iloc[-1])
+save_trained(snakemake, "anomaly_classifier", result, architecture, settings, subjects, scheduler=schedule)
+log.info("anomaly classifier: last accuracy %.2f", result.history["accuracy"].iloc[-1])

@@ -2,24 +2,22 @@
 
 from radsynth.anomaly.data import training_slices
 from radsynth.anomaly.networks import ddpm_config
-from radsynth.anomaly.trainers import train_anomaly_ddpm
-from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.anomaly.trainers import save_trained, train_anomaly_ddpm
+from radsynth.io import load_arrays
 from radsynth.logs import log_to
-from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.networks import scheduler_config
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)
-params = snakemake.params
+params, ddpm = snakemake.params, snakemake.params.ddpm
 
 images, labels, subjects = training_slices(load_arrays(snakemake.input.train), params.channels)
 architecture = {
-    "unet": ddpm_config(len(params.channels), **params.ddpm["unet"]),
+    "unet": ddpm_config(len(params.channels), **ddpm["unet"]),
     "scheduler": scheduler_config(params.train_timesteps, "linear_beta"),
 }
-ddpm = params.ddpm
 result = train_anomaly_ddpm(
     images,
     labels,
@@ -32,16 +30,5 @@ result = train_anomaly_ddpm(
     device=job_device(params.device),
     resume=job_resume(snakemake),
 )
-sidecar = {
-    "model": "anomaly_ddpm",
-    "architecture": architecture,
-    "channels": params.channels,
-    "settings": ddpm,
-    "data_hash": file_hash(snakemake.input.train),
-    TRAINING_SUBJECTS: subjects,
-    "images_per_second": result.images_per_second,
-}
-with provenance_sidecars(snakemake.output, snakemake.config, snakemake.input):
-    save_checkpoint(snakemake.output.model, result.state, sidecar)
-    write_csv(snakemake.output.history, result.history, sep="\t")
-    log.info("anomaly ddpm: %d slices (%d with lesion), %.1f images/s", len(labels), labels.sum(), result.images_per_second)
+save_trained(snakemake, "anomaly_ddpm", result, architecture, ddpm, subjects)
+log.info("anomaly ddpm: %d slices (%d with lesion), %.1f images/s", len(labels), labels.sum(), result.images_per_second)

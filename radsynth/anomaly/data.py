@@ -24,11 +24,12 @@ def slice_labels(label: np.ndarray) -> np.ndarray:
     return np.where(lesion, LESION, HEALTHY).astype(np.int64)
 
 
-def healthy_slices(images: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """The slices without foreground (what a reconstruction baseline learns to draw)."""
+def healthy_slices(images: np.ndarray, label: np.ndarray, source: str = "the training split") -> np.ndarray:
+    """The slices without foreground (what a reconstruction baseline learns to draw); the
+    error names ``source``."""
     keep = slice_labels(label) == HEALTHY
     if not keep.any():
-        raise ValueError("no healthy slice in the training split: every slice has a lesion label")
+        raise ValueError(f"no healthy slice in {source}: every slice has a lesion label")
     return np.asarray(images)[keep]
 
 

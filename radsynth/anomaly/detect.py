@@ -144,6 +144,21 @@ def choose(table: pd.DataFrame, metric: str = "auroc") -> dict[str, dict]:
     return {row.method: {"noise_level": int(row.noise_level), "scale": float(row.scale)} for row in best.itertuples()}
 
 
+def choose_settings(detector: Detector, images: np.ndarray | None, masks: np.ndarray | None, grid: dict[str, dict],
+                    metric: str = "auroc") -> tuple[pd.DataFrame, dict[str, dict], str]:
+    """The sweep on the val slices and its choice, or, without a val lesion slice, the first
+    noise level and scale of each method's lists.
+
+    Returns:
+        ``(sweep table, method -> {"noise_level", "scale"}, how they were chosen)``.
+    """
+    if images is not None and np.asarray(masks).any():
+        table = sweep(detector, images, masks, grid)
+        return table, (choose(table, metric) if grid else {}), "val sweep"
+    first = {m: {"noise_level": int(g["noise_levels"][0]), "scale": float(g["scales"][0])} for m, g in grid.items()}
+    return pd.DataFrame(columns=["method", "noise_level", "scale", "dice", "auroc", "auprc"]), first, "no val lesion slice"
+
+
 def counterfactuals(detector: Detector, images: np.ndarray, settings: dict[str, dict]) -> dict[str, np.ndarray]:
     """Each method's healthy counterfactuals of ``images`` at its chosen settings (the
     autoencoder takes none); one encoding per noise level."""

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from radsynth.anomaly.networks import NULL_CLASS, NoisyClassifier, build_autoencoder
+from radsynth.io import file_hash, save_checkpoint, write_csv
+from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.networks import build_unet, ddpm_scheduler
 from radsynth.training.loop import LossLog, batch_indices, cpu_state, pick_device, progress, seed_everything, to_device
 from radsynth.training.resume import Resume
@@ -187,3 +189,32 @@ def train_autoencoder(
     history, steps_per_second = _fit(model, step_loss, iterations=iterations, lr=lr, generator=generator,
                                      desc="anomaly autoencoder", resume=resume)
     return TrainedModel(cpu_state(model), history, steps_per_second * batch_size)
+
+
+def save_trained(job, name: str, result: TrainedModel, architecture: dict, settings: dict, subjects, **extra) -> None:
+    """Write a training job's checkpoint (sidecar: architecture, channels, settings, the
+    training data's hash and subjects), loss history and provenance sidecars.
+
+    Args:
+        job: the rule script's ``snakemake`` object (outputs ``model``, ``history``; input
+            ``train``; param ``channels``).
+        name: the model's name in the sidecar.
+        result: what the trainer returned.
+        architecture: kwargs the network is rebuilt from.
+        settings: the config keys it trained with.
+        subjects: the training subjects.
+        **extra: more sidecar entries.
+    """
+    sidecar = {
+        "model": name,
+        "architecture": architecture,
+        "channels": job.params.channels,
+        "settings": settings,
+        "data_hash": file_hash(job.input.train),
+        TRAINING_SUBJECTS: list(subjects),
+        "images_per_second": result.images_per_second,
+        **extra,
+    }
+    with provenance_sidecars(job.output, job.config, job.input):
+        save_checkpoint(job.output.model, result.state, sidecar)
+        write_csv(job.output.history, result.history, sep="\t")
