@@ -2,11 +2,12 @@
 
 from radsynth.anomaly.data import healthy_slices, training_slices
 from radsynth.anomaly.networks import autoencoder_config
-from radsynth.anomaly.trainers import save_trained, train_autoencoder
+from radsynth.anomaly.trainers import train_autoencoder
 from radsynth.io import load_arrays
 from radsynth.logs import log_to
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
+from radsynth.training.trained import save_trained
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -2,12 +2,13 @@
 
 from radsynth.anomaly.data import training_slices
 from radsynth.anomaly.networks import classifier_config
-from radsynth.anomaly.trainers import save_trained, train_classifier
+from radsynth.anomaly.trainers import train_classifier
 from radsynth.io import load_arrays
 from radsynth.logs import log_to
 from radsynth.synthesis.networks import scheduler_config
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
+from radsynth.training.trained import save_trained
 
 log = log_to(snakemake.log[0])
 set_threads(snakemake.threads)

@@ -12,55 +12,15 @@ Pixel masks never enter: the labels are per slice (:mod:`radsynth.anomaly.data`)
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from radsynth.anomaly.networks import NULL_CLASS, NoisyClassifier, build_autoencoder
-from radsynth.io import file_hash, save_checkpoint, write_csv
-from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.networks import build_unet, ddpm_scheduler
-from radsynth.training.loop import LossLog, batch_indices, cpu_state, pick_device, progress, seed_everything, to_device
+from radsynth.training.loop import batch_indices, cpu_state, fit_adam, pick_device, seed_everything, to_device
 from radsynth.training.resume import Resume
-
-
-@dataclass
-class TrainedModel:
-    """A trained network: ``state`` (CPU state dict), ``history`` (mean loss per logged block,
-    plus accuracy for the classifier) and ``images_per_second``."""
-
-    state: dict
-    history: pd.DataFrame
-    images_per_second: float
-
-
-def _fit(model, step_loss: Callable, *, iterations: int, lr: float, generator, desc: str, resume: Resume | None):
-    """Adam over ``iterations`` steps of ``step_loss(step) -> (loss, extra logged values)``."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    log = LossLog(10)
-    resume = resume or Resume(None)
-    resume.track(model=model, optimizer=optimizer, generator=generator, log=log)
-    first = resume.start()
-    bar = progress(iterations, desc, initial=first)
-    model.train()
-    start = time.perf_counter()
-    for step in range(first, iterations):
-        loss, extra = step_loss(step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        log.add(step + 1, loss=loss.item(), **extra)
-        bar.update()
-        resume.step(step + 1)
-    log.flush(iterations)
-    bar.close()
-    resume.finish()
-    return log.frame(), (iterations - first) / max(time.perf_counter() - start, 1e-9)
+from radsynth.training.trained import TrainedModel
 
 
 def train_anomaly_ddpm(
@@ -109,7 +69,7 @@ def train_anomaly_ddpm(
         prediction = model(scheduler.add_noise(x, noise, t), t, class_labels=y)
         return F.mse_loss(prediction, noise), {}
 
-    history, steps_per_second = _fit(model, step_loss, iterations=iterations, lr=lr, generator=generator,
+    history, steps_per_second = fit_adam(model, step_loss, iterations=iterations, lr=lr, generator=generator,
                                      desc="anomaly ddpm", resume=resume)
     return TrainedModel(cpu_state(model), history, steps_per_second * batch_size)
 
@@ -154,7 +114,7 @@ def train_classifier(
         logits = model(noisy, t)
         return F.cross_entropy(logits, y), {"accuracy": (logits.argmax(1) == y).float().mean().item()}
 
-    history, steps_per_second = _fit(model, step_loss, iterations=iterations, lr=lr, generator=generator,
+    history, steps_per_second = fit_adam(model, step_loss, iterations=iterations, lr=lr, generator=generator,
                                      desc="anomaly classifier", resume=resume)
     return TrainedModel(cpu_state(model), history, steps_per_second * batch_size)
 
@@ -186,35 +146,6 @@ def train_autoencoder(
         x = x_all[batch_indices(len(x_all), batch_size, generator).to(device)]
         return F.l1_loss(model(x), x), {}
 
-    history, steps_per_second = _fit(model, step_loss, iterations=iterations, lr=lr, generator=generator,
+    history, steps_per_second = fit_adam(model, step_loss, iterations=iterations, lr=lr, generator=generator,
                                      desc="anomaly autoencoder", resume=resume)
     return TrainedModel(cpu_state(model), history, steps_per_second * batch_size)
-
-
-def save_trained(job, name: str, result: TrainedModel, architecture: dict, settings: dict, subjects, **extra) -> None:
-    """Write a training job's checkpoint (sidecar: architecture, channels, settings, the
-    training data's hash and subjects), loss history and provenance sidecars.
-
-    Args:
-        job: the rule script's ``snakemake`` object (outputs ``model``, ``history``; input
-            ``train``; param ``channels``).
-        name: the model's name in the sidecar.
-        result: what the trainer returned.
-        architecture: kwargs the network is rebuilt from.
-        settings: the config keys it trained with.
-        subjects: the training subjects.
-        **extra: more sidecar entries.
-    """
-    sidecar = {
-        "model": name,
-        "architecture": architecture,
-        "channels": job.params.channels,
-        "settings": settings,
-        "data_hash": file_hash(job.input.train),
-        TRAINING_SUBJECTS: list(subjects),
-        "images_per_second": result.images_per_second,
-        **extra,
-    }
-    with provenance_sidecars(job.output, job.config, job.input):
-        save_checkpoint(job.output.model, result.state, sidecar)
-        write_csv(job.output.history, result.history, sep="\t")

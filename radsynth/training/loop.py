@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from radsynth.devices import claim_gpu
+from radsynth.training.resume import Resume
 
 
 def pick_device(prefer: str = "auto") -> torch.device:
@@ -133,3 +136,28 @@ def progress(total: int, desc: str, initial: int = 0):
 def cpu_state(module: torch.nn.Module) -> dict:
     """A detached CPU copy of a module's state dict (what checkpoints store)."""
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def fit_adam(model, step_loss: Callable, *, iterations: int, lr: float, generator, desc: str, resume: Resume | None):
+    """Adam over ``iterations`` steps of ``step_loss(step) -> (loss, extra logged values)``,
+    resumable; returns (history of means per 10 steps, steps per second)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    log = LossLog(10)
+    resume = resume or Resume(None)
+    resume.track(model=model, optimizer=optimizer, generator=generator, log=log)
+    first = resume.start()
+    bar = progress(iterations, desc, initial=first)
+    model.train()
+    start = time.perf_counter()
+    for step in range(first, iterations):
+        loss, extra = step_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        log.add(step + 1, loss=loss.item(), **extra)
+        bar.update()
+        resume.step(step + 1)
+    log.flush(iterations)
+    bar.close()
+    resume.finish()
+    return log.frame(), (iterations - first) / max(time.perf_counter() - start, 1e-9)

@@ -26,6 +26,8 @@ ROOTS = {
     "reggan_brats": None,  # generated: BraTS 2021 naming
     "anomaly_brats": None,  # generated: BraTS 2021 naming
     "anomaly_lgg_cpu": SHARED / "lgg_kaggle3m",
+    "recon_paper": None,  # generated: BraTS 2021 naming
+    "recon_phantom_cpu": None,  # the embedded phantom
 }
 
 
@@ -67,6 +69,8 @@ def test_preset_builds_its_dag(preset, tmp_path):
     elif root is None and config["dataset"]["kind"] == "image_pairs":
         root = tmp_path / "BUSI"
         make_picture_pairs(root, 12)
+    elif root is None and config["dataset"]["kind"] == "phantom":
+        root = tmp_path / "unused"  # the phantom rule writes its own subjects
     elif root is None:
         root = tmp_path / "brats"
         make_dataset(root, 4)
@@ -83,6 +87,9 @@ def test_preset_builds_its_dag(preset, tmp_path):
     if preset.startswith("anomaly_"):  # only the anomaly stage and the reference segmenter
         assert re.search(r"^rule detect_anomalies:", done.stdout, re.M)
         assert not re.search(r"^rule train_translation:", done.stdout, re.M)
+    if preset.startswith("recon_"):  # only the reconstruction stage (and the reference segmenter)
+        assert len(re.findall(r"^rule train_recon:", done.stdout, re.M)) == 3
+        assert not re.search(r"^rule (train_translation|detect_anomalies):", done.stdout, re.M)
     if preset == "emitdiff_busi":  # the official transfer: pool ControlNet, per fold only a ControlNet
         assert re.search(r"^rule pretrain_controlnet:", done.stdout, re.M)
         assert re.search(r"^rule train_controlnet:", done.stdout, re.M)
@@ -118,3 +125,45 @@ def test_anomaly_preset_carries_the_official_values():
     assert classifier["channels"] == [32 * m for m in (1, 1, 2, 2, 4, 4)] and classifier["num_res_blocks"] == 4
     assert [256 // 2**i for i, a in enumerate(classifier["attention_levels"]) if a] == [32, 16, 8]
     assert (classifier["lr"], classifier["iterations"], classifier["resblock_updown"]) == (3e-4, 150000, True)
+
+
+def test_recon_preset_carries_the_official_values():
+    # Theodore-PKU/MC-DDPM: utils/setting_utils/mcddpm_setting.py, README and the test slurm
+    # scripts; cpeng93/DiffuseRecon: README, improved_diffusion/script_util_duo.py.
+    config = yaml.safe_load((REPO / "config" / "experiments" / "recon_paper.yaml").read_text())
+    recon, mc, dr = config["recon"], config["recon"]["mcddpm"], config["recon"]["diffuserecon"]
+    assert config["preprocess"]["size"] == [320, 320] and recon["accelerations"] == [4, 8]
+    assert (mc["train_timesteps"], mc["steps"], mc["samples"], mc["variance"], mc["clip_image"]) == (1000, 500, 20, "large", None)
+    assert (mc["iterations"], mc["batch_size"], mc["lr"]) == (35000, 16, 1e-4)
+    assert (mc["unet"]["channels"], mc["unet"]["num_res_blocks"]) == ([128, 128, 256, 256, 512], 2)
+    assert mc["unet"]["attention_levels"] == [False] * 4 + [True]  # ds 16: 20 px of 320
+    assert (dr["train_timesteps"], dr["steps"], dr["samples"], dr["variance"]) == (4000, 100, 10, "large")
+    assert (dr["refine_chain"], dr["refine_steps"]) == (500, 20)
+    assert (dr["iterations"], dr["lr"], dr["unet"]["num_res_blocks"]) == (150000, 1e-4, 3)
+    assert dr["unet"]["channels"] == [128, 128, 256, 256, 512, 512] and not any(dr["unet"]["attention_levels"])
+
+
+@pytest.mark.integration
+def test_recon_reads_fastmri_files_when_pointed_at_them(tmp_path):
+    from tests.recon.test_data import write_fastmri
+
+    for split, names in {"singlecoil_train": ["file1000001", "file1000002"], "singlecoil_val": ["file1000003"]}.items():
+        (tmp_path / "knee" / split).mkdir(parents=True)
+        for name in names:
+            write_fastmri(tmp_path / "knee" / split / f"{name}.h5")
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump({"scale": "tiny", "translation": {"methods": []}, "augmentation": {"folds": 0},
+                                      "anomaly": {"methods": []},
+                                      "recon": {"methods": ["zero_filled", "unet"], "fastmri": str(tmp_path / "knee")}}))
+    done = snakemake(tmp_path, "results/phantom/tables/recon.md", "--cores", "2", "--configfile", str(preset))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    import json
+
+    import pandas as pd
+
+    results = tmp_path / "results" / "phantom"
+    sidecar = json.loads((results / "models" / "recon" / "unet.json").read_text())
+    assert sorted(sidecar["training_subjects"]) == ["file1000001", "file1000002"]
+    metrics = pd.read_csv(results / "metrics" / "recon" / "test.csv")
+    assert {case.split(":")[0] for case in metrics["case"]} == {"file1000003"}
+    assert not (results / "packed").exists()  # nothing of the dataset was needed

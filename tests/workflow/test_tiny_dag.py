@@ -14,12 +14,12 @@ from radsynth.split import subjects_in
 from tests.workflow.tinydag import REPO, check_fold_structure_scores, snakemake
 
 TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis",
-          "anomaly"]
+          "anomaly", "recon"]
 FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "structure_curve",
-           "losses", "dice", "anomaly", "anomaly_sweep", "benchmarks"]
+           "losses", "dice", "anomaly", "anomaly_sweep", "recon", "benchmarks"]
 # Report categories (STAGES in common.smk): the tiny run has a result in each.
-STAGES = ["1. Data", "2. Misalignment", "3. SDF", "4. Translation", "5. Synthesis", "6. Augmentation",
-          "7. Segmentation", "8. Anomaly detection", "9. Performance"]
+STAGES = ["01. Data", "02. Misalignment", "03. SDF", "04. Translation", "05. Synthesis", "06. Augmentation",
+          "07. Segmentation", "08. Anomaly detection", "09. Reconstruction", "10. Performance"]
 
 
 @pytest.mark.integration
@@ -119,6 +119,25 @@ def test_anomaly_models_see_only_training_slices_and_test_scores_only_test_slice
 
 
 @pytest.mark.integration
+def test_recon_models_see_only_training_slices_and_test_scores_only_test_slices(tiny_run):
+    splits = pd.read_csv(tiny_run / "splits.tsv", sep="\t")
+    train, test = (set(splits.loc[splits["split"] == s, "subject"]) for s in ("train", "test"))
+    for model in ("unet", "mcddpm", "diffuserecon"):
+        sidecar = json.loads((tiny_run / "models" / "recon" / f"{model}.json").read_text())
+        assert set(sidecar["training_subjects"]) == train, model
+        hashed = json.loads((tiny_run / "models" / "recon" / f"{model}.pt.provenance.json").read_text())["data_hash"]
+        assert [Path(key).name for key in hashed] == ["train.npz"], model
+    metrics = pd.read_csv(tiny_run / "metrics" / "recon" / "test.csv")
+    assert set(metrics["method"]) == {"zero_filled", "unet", "mcddpm", "diffuserecon"}
+    assert set(metrics["setting"]) == {"4x", "8x"}
+    scored = {case.split(":")[0] for case in metrics["case"]}
+    assert scored and scored <= test
+    assert metrics["case"].nunique() == 2  # tiny's recon.test_slices
+    uncertain = set(metrics.loc[metrics["metric"] == "error_std_correlation", "method"])
+    assert uncertain == {"mcddpm", "diffuserecon"}
+
+
+@pytest.mark.integration
 def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
     with np.load(tiny_run / "pool" / "pictures.npz") as pool:
         assert pool["image"].shape[1:] == (3, 32, 32) and len(pool["image"]) == 6  # grey repeated to 3
@@ -207,11 +226,13 @@ def test_report_has_every_stage_and_captions(tiny_run, tiny_report):
     assert sorted(listed) == sorted(results)
     for path, result in results.items():
         assert result["caption"].strip(), f"{path} has no caption"
-    assert {Path(p).name for paths in categories["8. Anomaly detection"].values() for p in paths} == {
+    assert {Path(p).name for paths in categories["08. Anomaly detection"].values() for p in paths} == {
         "anomaly.csv", "anomaly.md", "anomaly.tex", "anomaly.png", "anomaly_sweep.png"}
-    performance = categories["9. Performance"]
+    assert {Path(p).name for paths in categories["09. Reconstruction"].values() for p in paths} == {
+        "recon.csv", "recon.md", "recon.tex", "recon.png"}
+    performance = categories["10. Performance"]
     assert {Path(p).name for p in performance["Time and memory"]} == {"benchmarks.csv", "benchmarks.png"}
-    assert {Path(p).name for paths in categories["1. Data"].values() for p in paths} == {
+    assert {Path(p).name for paths in categories["01. Data"].values() for p in paths} == {
         "subjects.tsv", "data.png", "phantom.png"}
     table = next(result for path, result in results.items() if path.endswith("tables/benchmarks.csv"))
     assert "per rule" in table["caption"] and table["mime_type"] == "text/csv"

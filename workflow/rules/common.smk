@@ -72,19 +72,22 @@ SEGMENTATION = config["segmentation"]
 AUGMENTATION = config["augmentation"]
 DIFFUSION = config["diffusion"]
 ANOMALY = config["anomaly"]
+RECON = config["recon"]
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
-# Report categories, one per stage, numbered so the report lists them in workflow order.
+# Report categories, one per stage, numbered (two digits: the report sorts them as text) so the
+# report lists them in workflow order.
 STAGES = {
-    "data": "1. Data",
-    "misalignment": "2. Misalignment",
-    "sdf": "3. SDF",
-    "translation": "4. Translation",
-    "synthesis": "5. Synthesis",
-    "augmentation": "6. Augmentation",
-    "segmentation": "7. Segmentation",
-    "anomaly": "8. Anomaly detection",
-    "performance": "9. Performance",
+    "data": "01. Data",
+    "misalignment": "02. Misalignment",
+    "sdf": "03. SDF",
+    "translation": "04. Translation",
+    "synthesis": "05. Synthesis",
+    "augmentation": "06. Augmentation",
+    "segmentation": "07. Segmentation",
+    "anomaly": "08. Anomaly detection",
+    "recon": "09. Reconstruction",
+    "performance": "10. Performance",
 }
 
 
@@ -96,6 +99,11 @@ def check_channels():
         "segmentation.channels": SEGMENTATION["channels"],
         "preprocess.register_to": [config["preprocess"].get("register_to")],
         "anomaly.channels": ANOMALY["channels"] or [],
+        "recon.channel": (
+            [RECON["channel"]]
+            if RECON["methods"] and RECON["channel"] and not RECON["fastmri"]
+            else []
+        ),
     }
     if not TRANSLATION["methods"]:
         used.pop("translation.source"), used.pop("translation.target")
@@ -595,6 +603,58 @@ def anomaly_val(wildcards):
     return f"{R}/packed/val.npz" if subjects_of("val") else []
 
 
+def recon_on():
+    """Whether the reconstruction stage runs (recon.methods listed)."""
+    return bool(RECON["methods"])
+
+
+def recon_channel():
+    """The channel whose k-space is simulated (recon.channel, else the segmentation's first)."""
+    return RECON["channel"] or SEGMENTATION["channels"][0]
+
+
+def recon_split(split):
+    """The files a reconstruction job reads for a split: the packed slices, or the fastMRI
+    files of singlecoil_train (train) and singlecoil_val (test)."""
+    if not RECON["fastmri"]:
+        return f"{R}/packed/{split}.npz"
+    folder = (
+        Path(RECON["fastmri"])
+        / {"train": "singlecoil_train", "test": "singlecoil_val"}[split]
+    )
+    files = sorted(str(p) for p in folder.glob("*.h5"))
+    if not files:
+        raise ValueError(f"config: recon.fastmri - {folder} holds no .h5 file")
+    return files
+
+
+def recon_models(wildcards):
+    """The trained networks the listed reconstruction methods use."""
+    return {
+        m: f"{R}/models/recon/{m}.pt" for m in RECON["methods"] if m != "zero_filled"
+    }
+
+
+def recon_sampling():
+    """The sampling keys of the reconstruct job (training keys retrain only the models)."""
+    keys = {
+        "mcddpm": ("train_timesteps", "steps", "samples", "variance", "clip_image"),
+        "diffuserecon": (
+            "train_timesteps",
+            "steps",
+            "samples",
+            "variance",
+            "refine_chain",
+            "refine_steps",
+        ),
+    }
+    return {
+        m: {k: RECON[m][k] for k in ks}
+        for m, ks in keys.items()
+        if m in RECON["methods"]
+    }
+
+
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
     tables = ["segmentation"] if LABELLED else []
@@ -615,6 +675,9 @@ def final_outputs():
     if anomaly_on():
         tables.append("anomaly")
         figures += ["anomaly", "anomaly_sweep"]
+    if recon_on():
+        tables.append("recon")
+        figures.append("recon")
     outputs = expand(
         f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
     )
@@ -679,6 +742,8 @@ def packed_splits():
     slices += [pack for pack, _ in generator_models()]
     if anomaly_on():
         slices += ["train", "val", "test"] if subjects_of("val") else ["train", "test"]
+    if recon_on() and not RECON["fastmri"]:
+        slices += ["train", "test"]
     return list(dict.fromkeys(slices)), list(dict.fromkeys(volumes))
 
 
@@ -757,6 +822,9 @@ def job_patterns():
         "train_anomaly_autoencoder": [""] if "autoencoder" in anomaly else [],
         "detect_anomalies": [""] if anomaly_on() else [],
         "anomaly_report": [""] if anomaly_on() else [],
+        "train_recon": list(recon_models(None)) if recon_on() else [],
+        "reconstruct": [""] if recon_on() else [],
+        "recon_report": [""] if recon_on() else [],
         "export_nnunet_synthetic": (
             [""] if config["export"]["nnunet"] and LABELLED and generators() else []
         ),
