@@ -96,14 +96,18 @@ def reconstruct_test(slices: ReconSlices, methods: Sequence[str], models: dict, 
     Returns:
         (long-form metrics ``case, method, setting, metric, value`` with setting ``<a>x`` and
         metrics psnr, ssim, nmse and, where a method has a std map, error_std_correlation;
-        examples: the first slice's target and each method's magnitude and std per acceleration).
+        examples: the target of the slice with the most tissue and each method's magnitude and
+        std of it per acceleration).
     """
     device = torch.device(device)
     run = Reconstructor(models, settings, torch.Generator().manual_seed(seed))
     cases, target = slices.cases(), slices.target
     width = slices.image.shape[-1]
     seeds = np.array([slice_seed(s, i) for s, i in zip(slices.subject, slices.slice)])
-    rows, examples = [], {"target": target[:1], "case": np.array(cases[:1]), "accelerations": np.array(accelerations)}
+    shown = int(np.argmax(target.reshape(len(target), -1).sum(1)))  # the figure's slice: the most tissue
+    rows = []
+    examples = {"target": target[shown:shown + 1], "case": np.array(cases[shown:shown + 1]),
+                "accelerations": np.array(accelerations)}
     with tqdm(total=len(accelerations) * len(methods) * len(slices), desc="reconstruct", mininterval=2.0) as bar:
         for a in accelerations:
             for start in range(0, len(slices), batch_size):
@@ -121,10 +125,10 @@ def reconstruct_test(slices: ReconSlices, methods: Sequence[str], models: dict, 
                         if std is not None:
                             scores["error_std_correlation"] = error_correlation(std[k], prediction[k] - truth)
                         rows += [(case, method, f"{a}x", m, v) for m, v in scores.items()]
-                    if start == 0:
-                        examples.setdefault(method, []).append(prediction[0])
+                    if start <= shown < start + len(image):
+                        examples.setdefault(method, []).append(prediction[shown - start])
                         if std is not None:
-                            examples.setdefault(f"{method}_std", []).append(std[0])
+                            examples.setdefault(f"{method}_std", []).append(std[shown - start])
                     bar.update(len(prediction))
     examples.update({key: np.stack(value) for key, value in examples.items() if isinstance(value, list)})
     return pd.DataFrame(rows, columns=["case", "method", "setting", "metric", "value"]), examples
