@@ -34,7 +34,11 @@ def baseline_config(features: Sequence[int] = (32, 32, 64, 128, 256, 32)) -> dic
 
 
 class ResidualUNet(torch.nn.Module):
-    """The baseline: zero-filled magnitude + ``BasicUNet`` correction (it learns the aliasing)."""
+    """The baseline: zero-filled magnitude + ``BasicUNet`` correction (it learns the aliasing).
+
+    ``BasicUNet`` pools four times and instance-normalises each level, so slices are zero-padded
+    (background) to a multiple of 16 and at least 32 pixels, and cropped back.
+    """
 
     def __init__(self, config: dict):
         super().__init__()
@@ -42,7 +46,11 @@ class ResidualUNet(torch.nn.Module):
 
     def forward(self, zero_filled: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) zero-filled magnitudes -> (N, 1, H, W) magnitudes."""
-        return zero_filled + self.unet(zero_filled)
+        h, w = zero_filled.shape[-2:]
+        ph, pw = (max(32, -(-n // 16) * 16) - n for n in (h, w))
+        padded = torch.nn.functional.pad(zero_filled, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+        correction = self.unet(padded)[..., ph // 2:ph // 2 + h, pw // 2:pw // 2 + w]
+        return zero_filled + correction
 
 
 def build_network(kind: str, config: dict) -> torch.nn.Module:

@@ -43,3 +43,18 @@ def test_supervised_unet_learns_to_undo_the_aliasing():
 def test_unknown_network_is_refused():
     with pytest.raises(ValueError, match="unknown reconstruction network 'varnet'"):
         train_recon("varnet", rectangles(2), architecture={}, iterations=1)
+
+
+def test_the_baseline_takes_slices_of_any_size():
+    from radsynth.recon.networks import baseline_config
+
+    model = build_network("unet", baseline_config([4, 4, 4, 4, 4, 4]))
+    for shape in ((16, 16), (40, 24)):
+        x = torch.rand(2, 1, *shape)
+        out = model(x)
+        assert out.shape == x.shape
+        # zero-padding: a correction that is zero everywhere leaves the zero-filled image
+        with torch.no_grad():
+            for p in model.unet.parameters():
+                p.zero_()
+        assert torch.equal(model(x), x)
