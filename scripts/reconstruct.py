@@ -1,6 +1,6 @@
 """Rule reconstruct: every method at every acceleration on the test split's slices, scored."""
 
-from radsynth.io import load_checkpoint, save_arrays, write_csv
+from radsynth.io import save_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import check_pretrained, provenance_sidecars
 from radsynth.recon.data import split_slices
@@ -17,8 +17,8 @@ slices = split_slices(snakemake.input.test, channel=params.channels[0], fastmri=
 models = {}
 for method in params.methods:
     if method != "zero_filled":
-        check_pretrained(snakemake.input[method], load_checkpoint(snakemake.input[method])[1], set(slices.subject))
-        models[method] = load_model(snakemake.input[method], method, device)[0]
+        models[method], sidecar = load_model(snakemake.input[method], method, device)
+        check_pretrained(snakemake.input[method], sidecar, set(slices.subject))
 metrics, examples = reconstruct_test(slices, params.methods, models, accelerations=params.accelerations,
                                      settings=params.settings, batch_size=params.batch_size, seed=params.seed,
                                      device=device)

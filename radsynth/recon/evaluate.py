@@ -18,7 +18,7 @@ from radsynth.io import load_checkpoint
 from radsynth.recon import diffuserecon, mcddpm
 from radsynth.recon.chain import RespacedChain, cosine_alphas_cumprod
 from radsynth.recon.data import ReconSlices, slice_seed
-from radsynth.recon.kspace import magnitude, magnitude_stats, masks_for, zero_filled, zero_filled_scale
+from radsynth.recon.kspace import magnitude, magnitude_stats, masks_for, peak_scale, zero_filled
 from radsynth.recon.metrics import error_correlation, recon_scores
 from radsynth.recon.networks import build_network
 
@@ -61,7 +61,7 @@ class Reconstructor:
     @torch.no_grad()
     def __call__(self, method: str, measured: torch.Tensor, image_zf: torch.Tensor, mask: torch.Tensor):
         """(magnitude (B, H, W), std map or None) in the measurement's units."""
-        scale = zero_filled_scale(image_zf)
+        scale = peak_scale(image_zf)
         if method == "zero_filled":
             return magnitude(image_zf), None
         model = self.models[method]

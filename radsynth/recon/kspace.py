@@ -102,10 +102,10 @@ def zero_filled(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     return measured, ifft2(measured)
 
 
-def zero_filled_scale(image_zf: torch.Tensor) -> torch.Tensor:
-    """1 / max |zero-filled image| per slice, (N, 1, 1, 1): every method's units (MC-DDPM's
-    official scaling; the zero-filled image is all a scan offers before reconstruction)."""
-    return 1 / magnitude(image_zf).flatten(1).amax(1).clamp(min=1e-8).reshape(-1, 1, 1, 1)
+def peak_scale(image: torch.Tensor) -> torch.Tensor:
+    """1 / max |image| per slice, (N, 1, 1, 1). Of the zero-filled image, it sets every method's
+    units (MC-DDPM's official scaling; that image is all a scan offers before reconstruction)."""
+    return 1 / magnitude(image).flatten(1).amax(1).clamp(min=1e-8).reshape(-1, 1, 1, 1)
 
 
 def random_masks(n: int, width: int, accelerations, generator: torch.Generator) -> torch.Tensor:

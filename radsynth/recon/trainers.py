@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from radsynth.recon import mcddpm
 from radsynth.recon.chain import cosine_alphas_cumprod
-from radsynth.recon.kspace import fft2, magnitude, random_masks, zero_filled, zero_filled_scale
+from radsynth.recon.kspace import fft2, magnitude, peak_scale, random_masks, zero_filled
 from radsynth.recon.networks import build_network
 from radsynth.training.loop import batch_indices, cpu_state, fit_adam, pick_device, seed_everything, to_device
 from radsynth.training.resume import Resume
@@ -55,14 +55,14 @@ def train_recon(kind: str, images: np.ndarray, *, architecture: dict, iterations
     def step_loss(step):
         x = x_all[batch_indices(len(x_all), batch_size, generator).to(device)]
         if kind == "diffuserecon":
-            x = x / magnitude(x).flatten(1).amax(1).clamp(min=1e-8).reshape(-1, 1, 1, 1)
+            x = x * peak_scale(x)
             t = torch.randint(0, train_timesteps, (len(x),), generator=generator).to(device)
             noise = torch.randn(x.shape, generator=generator).to(device)
             abar = alphas_cumprod[t].reshape(-1, 1, 1, 1)
             return F.mse_loss(model(abar.sqrt() * x + (1 - abar).sqrt() * noise, t), noise), {}
         mask = random_masks(len(x), width, accelerations, generator).to(device)
         _, image_zf = zero_filled(x, mask)
-        scale = zero_filled_scale(image_zf)
+        scale = peak_scale(image_zf)
         if kind == "unet":
             return F.l1_loss(model(magnitude(image_zf)[:, None] * scale), magnitude(x)[:, None] * scale), {}
         return mcddpm.training_loss(model, fft2(x) * scale, mask, alphas_cumprod, generator), {}
