@@ -6,18 +6,22 @@ task. The text prompt (modality, organ, pathology) is what tells the pool's data
 one model learns them all and the fine-tuning starts from a prior over medical images.
 
 A pool dataset must not be the task's own data under another name: pretraining on it would
-show the model every fold's test subjects. :func:`refuse_task_data` compares file contents.
+show the model every fold's test subjects. :func:`refuse_task_data` compares file contents. A
+phantom pool is rendered from its own seed (subjects the task never has), so a CPU run can
+pretrain once on phantom subjects of its own.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from radsynth.data import discover, load_subject
 from radsynth.data.base import SubjectSource
+from radsynth.data.phantom import subject_names, write_phantom_subject
 from radsynth.io import InputError, file_hash
 from radsynth.preprocess import foreground_slices, preprocess_subject
 from radsynth.synthesis.prompts import check_terms, subject_tokens
@@ -103,6 +107,7 @@ def pool_slices(
     min_foreground: float = 0.1,
     *,
     task: Mapping,
+    seed: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every foreground slice of one pool dataset, preprocessed onto the task's grid.
 
@@ -115,6 +120,9 @@ def pool_slices(
         min_foreground: minimum foreground fraction of a kept slice.
         task: the task's ``dataset`` config: a pool subject that is a copy of task data is
             refused (:func:`refuse_task_data`).
+        seed: a phantom pool's seed (required for kind ``phantom``; the run's seed would render
+            the task's own subjects, which the config check refuses). Its subjects are named
+            ``<pool name>.phantom_<index>``, apart from the task's.
 
     Returns:
         ``image`` float32 (N, C, H, W) in [-1, 1], ``label`` uint8 (N, H, W) (zeros for a
@@ -122,8 +130,21 @@ def pool_slices(
         dataset's prompt, ``subject`` (N,) the subject of each slice.
     """
     check_terms(dataset.get("prompt") or {})
+    if dataset["kind"] == "phantom":
+        if seed is None:
+            raise ValueError(f"pool dataset {dataset.get('name')!r}: a phantom pool needs its own seed")
+        with tempfile.TemporaryDirectory() as root:
+            rendered = {**dataset, "root": root}
+            for name in subject_names(dataset["subjects"]):
+                write_phantom_subject(name, seed, rendered)
+            return _slices(rendered, discover(rendered), preprocess, channels, min_foreground, prefix=f"{dataset['name']}.")
     sources = discover(dict(dataset))
     refuse_task_data(dataset, sources, task)
+    return _slices(dataset, sources, preprocess, channels, min_foreground)
+
+
+def _slices(dataset: Mapping, sources: Sequence[SubjectSource], preprocess: Mapping, channels: Sequence[str],
+            min_foreground: float, prefix: str = "") -> dict[str, np.ndarray]:
     images, labels, subjects, names = [], [], [], {}
     for source in sources:
         subject = preprocess_subject(load_subject(source, dict(dataset)), **preprocess)
@@ -133,8 +154,8 @@ def pool_slices(
         # The pool ControlNet's control maps mark label boundaries; unlabelled data, edges only.
         label = subject.label if subject.label is not None else np.zeros(subject.mask.shape, np.uint8)
         labels.append(np.moveaxis(label[..., keep], -1, 0))
-        subjects += [source.subject] * len(keep)
-        names[source.subject] = source.name
+        subjects += [prefix + source.subject] * len(keep)
+        names[prefix + source.subject] = source.name
     if not subjects:
         raise ValueError(f"pool dataset {dataset.get('name')!r}: no slice with foreground")
     return {

@@ -83,3 +83,30 @@ def test_only_files_of_equal_size_are_hashed(tmp_path, task, monkeypatch):
         path.write_bytes(path.read_bytes() + b"\0")
     pool_slices(pictures(tmp_path / "other", "pictures"), OPTIONS, ["grey"], min_foreground=0.0, task=task)
     assert hashed == []  # no pool file has a task file's size: nothing is read to compare
+
+
+PHANTOM_POOL = {"name": "phantom_pool", "kind": "phantom", "subjects": 2, "shape": [24, 24, 8], "fov_mm": [224.0, 224.0, 144.0],
+                "channels": ["t1", "t2"], "classes": [1], "lesion_probability": 1.0, "noise": 0.02, "bias": 0.15,
+                "prompt": {"modality": ["mri"], "organ": ["head"]}}  # fmt: skip
+
+
+def test_a_phantom_pool_renders_subjects_of_its_own_seed():
+    from radsynth.data.phantom import make_subject
+
+    options = {"size": [24, 24], "orientation": None}
+    pool = pool_slices(PHANTOM_POOL, options, ["t1", "t2"], min_foreground=0.0, task={"kind": "phantom", "root": "x"}, seed=7)
+    # Named apart from the task's phantom_000, phantom_001 (provenance lists them beside the task's).
+    assert sorted(set(pool["subject"])) == ["phantom_pool.phantom_000", "phantom_pool.phantom_001"]
+    assert pool["image"].shape == (16, 2, 24, 24) and {describe(t) for t in pool["tokens"]} == {"mri head"}
+    # The lesions are seed 7's: each subject's lesion voxels (preprocessing only reorders the axes
+    # here) are as many as that subject rendered with seed 7 has, not as the task's seed 0 gives.
+    def lesion_voxels(index, seed):
+        return int(make_subject(index, seed, shape=(24, 24, 8), contrasts=("t1",), lesion_probability=1.0).lesion.sum())
+
+    drawn = [int(pool["label"][pool["subject"] == f"phantom_pool.phantom_00{i}"].sum()) for i in (0, 1)]
+    assert drawn == [lesion_voxels(i, 7) for i in (0, 1)] != [lesion_voxels(i, 0) for i in (0, 1)]
+
+
+def test_a_phantom_pool_without_a_seed_is_refused():
+    with pytest.raises(ValueError, match="'phantom_pool': a phantom pool needs its own seed"):
+        pool_slices(PHANTOM_POOL, {"size": [24, 24]}, ["t1", "t2"], task={"kind": "phantom", "root": "x"})

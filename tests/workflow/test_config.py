@@ -58,6 +58,18 @@ def test_pool_label_map_with_integer_keys_from_yaml_is_accepted(tmp_path):
     assert "rule pool_slices:" in done.stdout and "name=pictures" in done.stdout
 
 
+def test_a_phantom_pool_with_the_runs_seed_is_refused(tmp_path):
+    # It would render the task's own subjects, every fold's test subjects among them.
+    pool = tmp_path / "pool.yaml"
+    entry = "{dataset: {name: other, kind: phantom, subjects: 3, shape: [16, 16, 8]}, seed: SEED}"
+    for seed, refused in (("null", True), ("0", True), ("5", False)):
+        pool.write_text(f"seed: 0\ndiffusion:\n  pretrain:\n    pool: [{entry.replace('SEED', seed)}]\n")
+        done = dry_run(tmp_path, "scale=tiny", "--configfile", str(pool))
+        output = done.stdout + done.stderr
+        assert ("a phantom pool needs a seed of its own (not the run's seed 0" in output) == refused, output
+        assert (done.returncode == 0) != refused
+
+
 def test_emitdiff_transfer_without_a_pool_is_refused(tmp_path):
     # A locked base or a pool ControlNet (EMIT-Diff's transfer) needs a pool to pretrain them on.
     locked = tmp_path / "locked.yaml"

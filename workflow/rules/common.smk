@@ -462,9 +462,10 @@ def pretrained_splits(wildcards):
 
 def pool_files(wildcards):
     """The source files of one pool dataset (rule inputs, so edits trigger a re-run)."""
-    return [
-        f for source in discover(POOL[wildcards.name]["dataset"]) for f in source.files
-    ]
+    dataset = POOL[wildcards.name]["dataset"]
+    if dataset["kind"] == "phantom":  # rendered by the job itself from its seed
+        return []
+    return [f for source in discover(dataset) for f in source.files]
 
 
 def check_pool():
@@ -474,9 +475,13 @@ def check_pool():
             "config: diffusion.pretrain.pool datasets need unique names, not the task's"
         )
     for name, entry in POOL.items():
-        if entry["dataset"]["kind"] == "phantom":
+        if entry["dataset"]["kind"] == "phantom" and entry.get("seed") in (
+            None,
+            config["seed"],
+        ):
             raise ValueError(
-                f"config: pool dataset {name}: a pool reads files (any kind but phantom)"
+                f"config: pool dataset {name}: a phantom pool needs a seed of its own (not the "
+                f"run's seed {config['seed']}, which renders the task's subjects)"
             )
         pool_channels(
             entry["dataset"]["channels"],

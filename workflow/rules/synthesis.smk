@@ -32,6 +32,7 @@ rule pool_slices:
         # The job refuses pool subjects whose files have the content of task files. The task's
         # files are no inputs: editing one would re-run the pool and the pretraining on it.
         task=DATASET,
+        seed=lambda wildcards: POOL[wildcards.name].get("seed"),
     script:
         "../../scripts/pool_slices.py"
 
