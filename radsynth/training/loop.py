@@ -138,10 +138,11 @@ def cpu_state(module: torch.nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
-def fit_adam(model, step_loss: Callable, *, iterations: int, lr: float, generator, desc: str, resume: Resume | None):
+def fit_adam(model, step_loss: Callable, *, iterations: int, lr: float, generator, desc: str, resume: Resume | None,
+             betas: tuple[float, float] = (0.9, 0.999)):
     """Adam over ``iterations`` steps of ``step_loss(step) -> (loss, extra logged values)``,
     resumable; returns (history of means per 10 steps, steps per second)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
     log = LossLog(10)
     resume = resume or Resume(None)
     resume.track(model=model, optimizer=optimizer, generator=generator, log=log)

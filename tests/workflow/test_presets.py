@@ -28,6 +28,8 @@ ROOTS = {
     "anomaly_lgg_cpu": SHARED / "lgg_kaggle3m",
     "recon_paper": None,  # generated: BraTS 2021 naming
     "recon_phantom_cpu": None,  # the embedded phantom
+    "temporal_acdc": None,  # generated: the ACDC layout
+    "temporal_phantom_cpu": None,  # the embedded phantoms
 }
 
 
@@ -63,20 +65,27 @@ def test_preset_builds_its_dag(preset, tmp_path):
     lists = config.get("split", {}).get("lists")
     if lists:
         config["split"]["lists"] = {split: str(REPO / path) for split, path in lists.items()}
-    if root is None and config["dataset"]["kind"] == "h5":
+    kind = config.get("dataset", {}).get("kind", "phantom")
+    if root is None and kind == "h5":
         root = tmp_path / "LA"
         config["split"]["lists"] = make_h5_dataset(root, train=3, test=2)
-    elif root is None and config["dataset"]["kind"] == "image_pairs":
+    elif root is None and kind == "image_pairs":
         root = tmp_path / "BUSI"
         make_picture_pairs(root, 12)
-    elif root is None and config["dataset"]["kind"] == "phantom":
+    elif root is None and kind == "phantom":
         root = tmp_path / "unused"  # the phantom rule writes its own subjects
     elif root is None:
         root = tmp_path / "brats"
         make_dataset(root, 4)
     elif not root.exists():
         pytest.skip(f"{root} is absent")
-    config["dataset"]["root"] = str(root)
+    config.setdefault("dataset", {})["root"] = str(root)
+    if config.get("temporal", {}).get("source", {}).get("kind") == "acdc":
+        from tests.temporal.test_data import write_acdc
+
+        for name in ("patient001", "patient002"):
+            write_acdc(tmp_path / "ACDC" / name)
+        config["temporal"]["source"]["root"] = str(tmp_path / "ACDC")
     for entry in config.get("diffusion", {}).get("pretrain", {}).get("pool", []):  # EMIT-Diff's pool
         entry["dataset"]["root"] = str(tmp_path / entry["dataset"]["name"])
         make_picture_pairs(tmp_path / entry["dataset"]["name"], 4)
@@ -87,6 +96,10 @@ def test_preset_builds_its_dag(preset, tmp_path):
     if preset.startswith("anomaly_"):  # only the anomaly stage and the reference segmenter
         assert re.search(r"^rule detect_anomalies:", done.stdout, re.M)
         assert not re.search(r"^rule train_translation:", done.stdout, re.M)
+    if preset.startswith("temporal_"):  # only the temporal stage (and the reference segmenter)
+        assert len(re.findall(r"^rule train_temporal:", done.stdout, re.M)) == 2
+        assert re.search(r"^rule generate_frames:", done.stdout, re.M)
+        assert not re.search(r"^rule (train_translation|detect_anomalies|train_recon):", done.stdout, re.M)
     if preset.startswith("recon_"):  # only the reconstruction stage (and the reference segmenter)
         assert len(re.findall(r"^rule train_recon:", done.stdout, re.M)) == 3
         assert not re.search(r"^rule (train_translation|detect_anomalies):", done.stdout, re.M)
@@ -167,3 +180,13 @@ def test_recon_reads_fastmri_files_when_pointed_at_them(tmp_path):
     metrics = pd.read_csv(results / "metrics" / "recon" / "test.csv")
     assert {case.split(":")[0] for case in metrics["case"]} == {"file1000003"}
     assert not (results / "packed").exists()  # nothing of the dataset was needed
+
+
+def test_temporal_preset_carries_the_official_values():
+    # torchDDM/DDM: config/DDM_train.json, model/ddpm_modules/diffusion.py, model/model.py
+    temporal = yaml.safe_load((REPO / "config" / "experiments" / "temporal_acdc.yaml").read_text())["temporal"]
+    ddm = temporal["ddm"]
+    assert (ddm["train_timesteps"], ddm["weight"], ddm["window"], ddm["lr"], ddm["batch_size"]) == (2000, 20.0, 9, 2e-4, 1)
+    assert ddm["iterations"] == 72000 and ddm["anchored"] is False
+    assert ddm["code"]["channels"] == [8, 16, 32, 32] and ddm["code"]["norm_num_groups"] == 4
+    assert (temporal["spatial_dims"], temporal["source"]["size"]) == (3, 128)

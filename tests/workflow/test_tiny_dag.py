@@ -14,12 +14,13 @@ from radsynth.split import subjects_in
 from tests.workflow.tinydag import REPO, check_fold_structure_scores, snakemake
 
 TABLES = ["translation", "translation_modes", "translation_unpaired", "segmentation", "augmentation", "synthesis",
-          "anomaly", "recon"]
+          "anomaly", "recon", "temporal"]
 FIGURES = ["data", "phantom", "sdf", "misalignment", "translation", "noise_curve", "synthetic", "structure_curve",
-           "losses", "dice", "anomaly", "anomaly_sweep", "recon", "benchmarks"]
+           "losses", "dice", "anomaly", "anomaly_sweep", "recon", "temporal", "benchmarks"]
 # Report categories (STAGES in common.smk): the tiny run has a result in each.
 STAGES = ["01. Data", "02. Misalignment", "03. SDF", "04. Translation", "05. Synthesis", "06. Augmentation",
-          "07. Segmentation", "08. Anomaly detection", "09. Reconstruction", "10. Performance"]
+          "07. Segmentation", "08. Anomaly detection", "09. Reconstruction", "10. Temporal generation",
+          "11. Performance"]
 
 
 @pytest.mark.integration
@@ -138,6 +139,23 @@ def test_recon_models_see_only_training_slices_and_test_scores_only_test_slices(
 
 
 @pytest.mark.integration
+def test_temporal_models_see_only_training_cines_and_frames_are_scored_on_test_cines(tiny_run):
+    splits = pd.read_csv(tiny_run / "temporal" / "splits.tsv", sep="\t")
+    train, test = (set(splits.loc[splits["split"] == s, "subject"]) for s in ("train", "test"))
+    assert train and test and not train & test
+    for model in ("ddm", "registration"):
+        sidecar = json.loads((tiny_run / "models" / "temporal" / f"{model}.json").read_text())
+        assert set(sidecar["training_subjects"]) == train, model
+    with np.load(tiny_run / "temporal" / "train.npz") as packed:
+        assert set(packed["name"]) == train
+    metrics = pd.read_csv(tiny_run / "metrics" / "temporal" / "test.csv")
+    assert set(metrics["case"]) == test
+    assert set(metrics["method"]) == {"ddm", "registration", "linear"}
+    assert {"psnr", "nmse", "dice_LV", "dice_MYO", "dice_RV"} <= set(metrics["metric"])
+    assert (tiny_run / "figures" / "temporal_cycle.gif").read_bytes()[:6] == b"GIF89a"
+
+
+@pytest.mark.integration
 def test_text_model_is_pretrained_on_the_pool_then_fine_tuned(tiny_run):
     with np.load(tiny_run / "pool" / "pictures.npz") as pool:
         assert pool["image"].shape[1:] == (3, 32, 32) and len(pool["image"]) == 6  # grey repeated to 3
@@ -230,7 +248,9 @@ def test_report_has_every_stage_and_captions(tiny_run, tiny_report):
         "anomaly.csv", "anomaly.md", "anomaly.tex", "anomaly.png", "anomaly_sweep.png"}
     assert {Path(p).name for paths in categories["09. Reconstruction"].values() for p in paths} == {
         "recon.csv", "recon.md", "recon.tex", "recon.png"}
-    performance = categories["10. Performance"]
+    assert {Path(p).name for paths in categories["10. Temporal generation"].values() for p in paths} == {
+        "temporal.csv", "temporal.md", "temporal.tex", "temporal.png", "temporal_cycle.gif"}
+    performance = categories["11. Performance"]
     assert {Path(p).name for p in performance["Time and memory"]} == {"benchmarks.csv", "benchmarks.png"}
     assert {Path(p).name for paths in categories["01. Data"].values() for p in paths} == {
         "subjects.tsv", "data.png", "phantom.png"}

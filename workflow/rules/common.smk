@@ -73,6 +73,7 @@ AUGMENTATION = config["augmentation"]
 DIFFUSION = config["diffusion"]
 ANOMALY = config["anomaly"]
 RECON = config["recon"]
+TEMPORAL = config["temporal"]
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
 # Report categories, one per stage, numbered (two digits: the report sorts them as text) so the
@@ -87,7 +88,8 @@ STAGES = {
     "segmentation": "07. Segmentation",
     "anomaly": "08. Anomaly detection",
     "recon": "09. Reconstruction",
-    "performance": "10. Performance",
+    "temporal": "10. Temporal generation",
+    "performance": "11. Performance",
 }
 
 
@@ -660,6 +662,16 @@ def recon_sampling():
     }
 
 
+def temporal_on():
+    """Whether the temporal stage runs (temporal.methods listed)."""
+    return bool(TEMPORAL["methods"])
+
+
+def temporal_models(wildcards):
+    """The trained networks the listed temporal methods use."""
+    return {m: f"{R}/models/temporal/{m}.pt" for m in TEMPORAL["methods"] if m != "linear"}
+
+
 def final_outputs():
     """Tables, figures and the data report of the stages this config runs."""
     tables = ["segmentation"] if LABELLED else []
@@ -683,10 +695,15 @@ def final_outputs():
     if recon_on():
         tables.append("recon")
         figures.append("recon")
+    if temporal_on():
+        tables.append("temporal")
+        figures.append("temporal")
     outputs = expand(
         f"{R}/tables/{{table}}.{{ext}}", table=tables, ext=["csv", "md", "tex"]
     )
     outputs += expand(f"{R}/figures/{{figure}}.png", figure=figures)
+    if temporal_on():
+        outputs.append(f"{R}/figures/temporal_cycle.gif")
     outputs.append(f"{R}/data/subjects.tsv")
     if config["export"]["nnunet"] and LABELLED:
         outputs.append(nnunet_dir())
@@ -830,6 +847,10 @@ def job_patterns():
         "train_recon": list(recon_models(None)) if recon_on() else [],
         "reconstruct": [""] if recon_on() else [],
         "recon_report": [""] if recon_on() else [],
+        "prepare_cines": [""] if temporal_on() else [],
+        "train_temporal": list(temporal_models(None)) if temporal_on() else [],
+        "generate_frames": [""] if temporal_on() else [],
+        "temporal_report": [""] if temporal_on() else [],
         "export_nnunet_synthetic": (
             [""] if config["export"]["nnunet"] and LABELLED and generators() else []
         ),
