@@ -669,7 +669,9 @@ def temporal_on():
 
 def temporal_models(wildcards):
     """The trained networks the listed temporal methods use."""
-    return {m: f"{R}/models/temporal/{m}.pt" for m in TEMPORAL["methods"] if m != "linear"}
+    return {
+        m: f"{R}/models/temporal/{m}.pt" for m in TEMPORAL["methods"] if m != "linear"
+    }
 
 
 def final_outputs():

@@ -29,12 +29,12 @@ rule train_temporal:
         model=f"{R}/models/temporal/{{model}}.pt",
         sidecar=f"{R}/models/temporal/{{model}}.json",
         history=f"{R}/models/temporal/{{model}}.loss.tsv",
-    wildcard_constraints:
-        model="ddm|registration",
     log:
         log_path("train_temporal", "{model}"),
     benchmark:
         bench_path("train_temporal", "{model}")
+    wildcard_constraints:
+        model="ddm|registration",
     # Long jobs that only generate_frames waits for: started early, beside the other stages.
     priority: 1
     conda:
