@@ -22,16 +22,16 @@ def acdc_cines(root: str | Path, size: int) -> list[CineSubject]:
     """Every ``patient*`` folder under ``root`` (ACDC's training/ or testing/ layout)."""
     folders = sorted(p for p in Path(root).glob("**/patient*") if p.is_dir())
     if not folders:
-        raise ValueError(f"temporal.dataset.root {root} holds no patientXXX folder (the ACDC layout)")
+        raise ValueError(f"temporal.source.root {root} holds no patientXXX folder (the ACDC layout)")
     return [read_acdc(folder, size) for folder in folders]
 
 
 def split_subjects(names: Sequence[str], test_fraction: float, seed: int) -> dict[str, list[str]]:
     """``{"train": [...], "test": [...]}`` by subject, seeded (at least one of each)."""
+    if len(names) < 2:
+        raise ValueError(f"the temporal stage needs at least 2 subjects (one to train, one to test), not {len(names)}")
     order = np.random.default_rng(seed).permutation(sorted(names))
     count = min(max(1, round(len(order) * test_fraction)), len(order) - 1)
-    if len(order) < 2:
-        raise ValueError(f"the temporal stage needs at least 2 subjects (one to train, one to test), not {len(order)}")
     return {"train": sorted(order[count:].tolist()), "test": sorted(order[:count].tolist())}
 
 
