@@ -115,10 +115,25 @@ def generator_losses(nets, spec: Mode, w: dict, a, b):
         losses["cycle"] = w["cycle"] * (cycle_a + cycle_b)
         fakes["discriminator_reverse"] = fake_a
     if spec.registration:
-        field = nets["registration"](fake_b, b).float()
-        losses["correction"] = w["correction"] * F.l1_loss(warp_image(fake_b, field), b)
-        losses["smoothness"] = w["smoothness"] * smoothness(field)
+        losses.update(registration_losses(nets["registration"], w, fake_b, b))
     return losses, fakes
+
+
+def registration_losses(registration, w: dict, fake_b, b) -> dict:
+    """RegGAN's +R terms: R registers G(x) onto y; ``correction`` = weighted L1 of the
+    warped G(x) against y, ``smoothness`` = weighted :func:`smoothness` of R's field.
+
+    Args:
+        registration: R.
+        w: loss weights (``correction``, ``smoothness``).
+        fake_b: G(x), the translated source.
+        b: the (misaligned) target.
+    """
+    field = registration(fake_b, b).float()
+    return {
+        "correction": w["correction"] * F.l1_loss(warp_image(fake_b, field), b),
+        "smoothness": w["smoothness"] * smoothness(field),
+    }
 
 
 def discriminator_loss(net, real, fake, weight):

@@ -1,5 +1,7 @@
-"""One trainer for Pix2Pix, CycleGAN and RegGAN (NC, C, NC+R, C+R), the mode given as data
-(:mod:`radsynth.translation.modes`), one iteration at a time (:mod:`radsynth.translation.step`).
+"""One trainer for Pix2Pix, CycleGAN, RegGAN (NC, C, NC+R, C+R) and UNIT, MUNIT and NICE-GAN
+in those modes, the mode given as data (:mod:`radsynth.translation.modes`), one iteration at a
+time (:mod:`radsynth.translation.step`, :mod:`radsynth.translation.unit_step`,
+:mod:`radsynth.translation.nicegan_step`).
 
 The loop draws batches from arrays held on the device (paired, or unpaired with targets of
 other subjects), optionally redraws their misalignment (``augment``), keeps the iteration that
@@ -39,9 +41,14 @@ from radsynth.training.loop import (
     to_device,
 )
 from radsynth.training.resume import Resume
+from radsynth.translation.families import SIZE_MULTIPLE, a_to_b
 from radsynth.translation.modes import DEFAULT_WEIGHTS, architecture_for, count_parameters, mode_spec
+from radsynth.translation.nicegan_step import nicegan_step
 from radsynth.translation.step import ReplayBuffer, train_step
 from radsynth.translation.translator import build_networks
+from radsynth.translation.unit_step import autoencoder_step
+
+FAMILY_STEPS = {"unit": autoencoder_step, "munit": autoencoder_step, "nicegan": nicegan_step}
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +208,7 @@ def train_translation(
     generator: dict | None = None,
     discriminator: dict | None = None,
     registration: dict | None = None,
+    families: dict | None = None,
     weights: dict | None = None,
     lr: float = 1e-4,
     betas=(0.5, 0.999),
@@ -226,10 +234,13 @@ def train_translation(
     Args:
         source, target: float32 (N, C, *spatial) in [-1, 1], background -1 (the misaligned
             pairs of ``packed/level<L>/train.npz``); 2D or 3D. Both stay on the device.
-        mode: "pix2pix", "cyclegan", "nc", "c_r" or "nc_r" (see :data:`MODES`).
+        mode: a key of :data:`MODES`: "pix2pix", "cyclegan", "nc", "c_r", "nc_r", or
+            "unit", "munit", "nicegan" with "", "_nc", "_c_r" or "_nc_r" appended.
         generator, discriminator, registration: network sizes (see :func:`architecture_for`).
+        families: UNIT / MUNIT / NICE-GAN sizes by family (see :func:`architecture_for`);
+            those families need spatial sizes that are multiples of 4.
         weights: loss weights overriding :data:`DEFAULT_WEIGHTS` (adversarial, cycle,
-            correction, smoothness, paired_l1).
+            correction, smoothness, paired_l1, reconstruction, kl, style, content).
         lr, betas: Adam settings shared by every network (RegGAN: 1e-4, (0.5, 0.999)).
         lr_decay_start: fraction of ``iterations`` after which the lr of both optimisers
             decays linearly to 0 at the end of the run (RegGAN/CycleGAN schedule, see
@@ -278,6 +289,10 @@ def train_translation(
         raise ValueError(f"source/target must be (N, C, *spatial) with equal N; got {source.shape}, {target.shape}")
     if source.shape[2:] != target.shape[2:]:
         raise ValueError(f"source and target spatial shapes differ: {source.shape[2:]} vs {target.shape[2:]}")
+    multiple = SIZE_MULTIPLE[spec.family]
+    if any(s % multiple for s in source.shape[2:]):
+        raise ValueError(f"{mode} needs spatial sizes that are multiples of {multiple}, got {source.shape[2:]} "
+                         "(preprocess.size)")
     unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise ValueError(f"unknown loss weights {sorted(unknown)}; expected {sorted(DEFAULT_WEIGHTS)}")
@@ -293,9 +308,12 @@ def train_translation(
 
     rng = seed_everything(seed)
     architecture = architecture_for(
-        mode, source.ndim - 2, source.shape[1], target.shape[1], generator, discriminator, registration
+        mode, source.ndim - 2, source.shape[1], target.shape[1], generator, discriminator, registration,
+        families, image_size=source.shape[2:],
     )
     nets = build_networks(architecture).to(device).train()
+    translate = a_to_b(nets, spec.family)  # A -> B, for validation
+    step_function = train_step if spec.family == "resnet" else FAMILY_STEPS[spec.family]
     parameters = count_parameters(nets)
     if memory_format is not None:
         nets.to(memory_format=memory_format)
@@ -347,7 +365,7 @@ def train_translation(
         if memory_format is not None:
             a, b = a.contiguous(memory_format=memory_format), b.contiguous(memory_format=memory_format)
 
-        step = train_step(nets, spec, w, a, b, opt_g, opt_d, buffers, device)
+        step = step_function(nets, spec, w, a, b, opt_g, opt_d, buffers, device)
         step_lr = opt_g.param_groups[0]["lr"]
         for scheduler in schedulers:
             scheduler.step()
@@ -362,7 +380,7 @@ def train_translation(
             bar.set_postfix({"g": f"{row['g_total']:.3g}", "images/s": f"{rate:.1f}"}, refresh=False)
             logger.debug("%s iteration %d: %s, %.1f images/s", mode, iteration, row, rate)
         if validation is not None and (iteration % max(1, validation.every) == 0 or iteration == iterations):
-            mae = validation_mae(nets["generator"], validation, device, memory_format)
+            mae = validation_mae(translate, validation, device, memory_format)
             running.validated.append({"iteration": iteration, "val_mae": mae})
             # NaN (no foreground) never wins: the last iteration is kept.
             if selection == "best_validation" and mae < running.best_mae:

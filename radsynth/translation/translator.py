@@ -12,36 +12,33 @@ from torch import nn
 
 from radsynth.io import InputError, load_checkpoint
 from radsynth.training.loop import pick_device, to_device
-from radsynth.translation.networks import PatchGAN, ResnetGenerator
-from radsynth.translation.registration import build_registration, warp_image
+from radsynth.translation.families import FAMILY_NETWORKS, INFERENCE_NETWORKS, a_to_b, family_of
+from radsynth.translation.registration import warp_image
 
-NETWORK_CLASSES = {
-    "generator": ResnetGenerator,
-    "generator_reverse": ResnetGenerator,
-    "discriminator": PatchGAN,
-    "discriminator_reverse": PatchGAN,
-    "registration": build_registration,
-}
+NETWORK_CLASSES = FAMILY_NETWORKS["resnet"]
 
 
 def build_networks(architecture: dict, names=None) -> nn.ModuleDict:
     """Instantiate the networks of an ``architecture`` (all, or only ``names``).
 
     Args:
-        architecture: ``{"mode", "spatial_dims", "networks": {name: constructor kwargs}}``
-            (:func:`radsynth.translation.modes.architecture_for`).
+        architecture: ``{"mode", "family", "spatial_dims", "networks": {name: constructor kwargs}}``
+            (:func:`radsynth.translation.modes.architecture_for`; no "family": "resnet").
         names: network names to build; None builds all.
     """
+    classes = FAMILY_NETWORKS[family_of(architecture)]
     specs = architecture["networks"]
-    return nn.ModuleDict(
-        {n: NETWORK_CLASSES[n](**kw) for n, kw in specs.items() if names is None or n in names}
-    )
+    return nn.ModuleDict({n: classes[n](**kw) for n, kw in specs.items() if names is None or n in names})
 
 
 class Translator:
     """A trained generator (and R, for +R modes) ready for inference in float32.
 
     Works for 2D (N, C, H, W) and 3D (N, C, D, H, W) arrays alike, as the architecture says.
+    ``generator`` is the module translating A -> B: the ResNet generator, or a family's
+    composition (:func:`radsynth.translation.families.a_to_b`: UNIT encodes with A's encoder and
+    decodes with B's decoder, MUNIT decodes A's content with a fixed style of B, NICE-GAN C
+    decodes the code of D_A's encoder).
 
     Args:
         architecture: :attr:`TranslationResult.architecture`.
@@ -53,11 +50,12 @@ class Translator:
         self.device = pick_device() if device is None else torch.device(device)
         self.architecture = architecture
         self.mode = architecture["mode"]
-        nets = build_networks(architecture, names=("generator", "registration"))
+        family = family_of(architecture)
+        nets = build_networks(architecture, names=INFERENCE_NETWORKS[family])
         for name, net in nets.items():
             net.load_state_dict(state[name])
         nets.to(self.device).eval()
-        self.generator = nets["generator"]
+        self.generator = a_to_b(nets, family).eval()
         self.registration = nets["registration"] if "registration" in nets else None
 
     @property

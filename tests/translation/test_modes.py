@@ -6,7 +6,7 @@ import torch
 
 from radsynth.translation.modes import MODES, architecture_for, parameter_counts
 from radsynth.translation.translator import build_networks
-from tests.translation.test_trainer import TINY
+from tests.translation.test_trainer import CLASSIC, TINY, TINY_FAMILIES
 
 
 def test_architecture_is_json_and_conditional_for_pix2pix():
@@ -23,7 +23,7 @@ def count(net: torch.nn.Module) -> int:
 
 
 def test_parameter_counts():
-    paper = {name: architecture_for(name, 2, 1, 1) for name in MODES}  # the paper's sizes
+    paper = {name: architecture_for(name, 2, 1, 1) for name in CLASSIC}  # the paper's sizes
     counts = {name: parameter_counts(arch) for name, arch in paper.items()}
     # RegGAN: NC+R has fewer parameters than C+R (no second generator and discriminator).
     assert counts["nc_r"]["total"] < counts["c_r"]["total"]
@@ -33,7 +33,7 @@ def test_parameter_counts():
     assert counts["pix2pix"]["discriminator"] - counts["nc"]["discriminator"] == 64 * 16
 
     for name in MODES:
-        arch = architecture_for(name, 3, 1, 2, **TINY)
+        arch = architecture_for(name, 3, 1, 2, **TINY, families=TINY_FAMILIES, image_size=(64, 64, 64))
         state = torch.random.get_rng_state()
         tally = parameter_counts(arch)
         assert torch.equal(torch.random.get_rng_state(), state)  # counting leaves seeded runs alone

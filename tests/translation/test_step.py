@@ -119,7 +119,7 @@ def by_hand(mode):
     return terms, d_loss
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("mode", sorted(m for m, spec in MODES.items() if spec.family == "resnet"))
 def test_generator_and_discriminator_losses_of_every_mode_by_hand(mode):
     spec = MODES[mode]
     nets = nn.ModuleDict({"generator": Affine(0.5, 0.1), "discriminator": PatchSum(0.5, -0.25)})
