@@ -1,4 +1,5 @@
-"""Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode) at one noise level,
+"""Rule train_translation: one method (Pix2Pix / CycleGAN / RegGAN mode / UNIT, MUNIT or NICE-GAN
+in a mode) at one noise level,
 on the stored misaligned pairs, on pairs redrawn per batch, or unpaired; the iteration kept
 is the one that translates the aligned val split best, or the last (``selection``); it is then
 scored on the aligned test slices (MAE, PSNR, SSIM, and the EPE of R on the misaligned ones)."""
@@ -67,6 +68,7 @@ result = train_translation(
     generator=settings["generator"],
     discriminator=settings["discriminator"],
     registration=settings["registration"],
+    families={family: settings[family] for family in ("unit", "munit", "nicegan")},
     weights=settings["weights"],
     lr=settings["lr"],
     betas=tuple(settings["betas"]),

@@ -61,6 +61,40 @@ INFERENCE_NETWORKS = {
 SIZE_MULTIPLE = {"resnet": 1, "unit": 4, "munit": 4, "nicegan": 4}
 
 
+def smallest_size(architecture: dict) -> int:
+    """The smallest side the discriminators of an architecture take (every reflection-padded
+    conv needs 2 px in; NICE-GAN's global head 3 px, or 2 with a 3x3 last conv, after
+    ``layers - 2`` halvings); 1 for the ResNet family, whose PatchGAN pads with zeros."""
+    family, smallest = family_of(architecture), 1
+    for name, kwargs in architecture["networks"].items():
+        if family in ("unit", "munit") and name.startswith("discriminator"):
+            smallest = max(smallest, 2 ** (int(kwargs["layers"]) + int(kwargs["scales"]) - 1))
+        if family == "munit" and name.startswith("autoencoder"):
+            smallest = max(smallest, 16)  # the style encoder's four stride-2 convs
+        if family == "nicegan" and name.startswith("discriminator"):
+            end = 2 if int(kwargs.get("global_kernel", 4)) == 3 else 3
+            smallest = max(smallest, end * 2 ** (int(kwargs["layers"]) - 2))
+    return smallest
+
+
+def check_image_size(architecture: dict, shape) -> None:
+    """Refuse images the networks of ``architecture`` cannot take, naming the keys to change.
+
+    Args:
+        architecture: :func:`radsynth.translation.modes.architecture_for` output.
+        shape: spatial shape of the images.
+    """
+    family, mode = family_of(architecture), architecture["mode"]
+    multiple, smallest = SIZE_MULTIPLE[family], smallest_size(architecture)
+    if any(int(s) % multiple for s in shape):
+        raise ValueError(f"{mode} needs spatial sizes that are multiples of {multiple}, got {tuple(shape)} "
+                         "(preprocess.size)")
+    if min(int(s) for s in shape) < smallest:
+        raise ValueError(f"{mode}'s discriminators need at least {smallest} px a side, got {tuple(shape)}: raise "
+                         f"preprocess.size or lower translation.{family}.discriminator_layers"
+                         + (" / discriminator_scales" if family != "nicegan" else ""))
+
+
 def family_of(architecture: dict) -> str:
     """The family of an architecture (checkpoints from before the families are ``resnet``)."""
     family = architecture.get("family", "resnet")

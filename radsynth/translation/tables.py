@@ -1,4 +1,5 @@
-"""RegGAN's tables: methods x misalignment levels, every mode at one level (table 1, with sizes)
+"""RegGAN's tables: methods x misalignment levels, every mode at one level (table 1, with sizes:
+Pix2Pix, CycleGAN, UNIT, MUNIT, NICE-GAN each in C, NC, C+R and NC+R)
 and the unpaired setting (table 3), from the long-form translation metrics.
 
 Each table can say which networks were tested (``selection``): those of the last iteration,
@@ -20,6 +21,9 @@ METHOD_NAMES = {
     "c_r": "C+R",
     "nc_r": "NC+R (RegGAN)",
 }
+for _family, _title in (("unit", "UNIT"), ("munit", "MUNIT"), ("nicegan", "NICE-GAN")):
+    METHOD_NAMES.update({_family: f"{_title} (C)", f"{_family}_nc": f"{_title} NC", f"{_family}_c_r": f"{_title} C+R",
+                         f"{_family}_nc_r": f"{_title} NC+R"})
 
 # metric -> (column title, scale factor for display, decimals)
 TRANSLATION_METRICS = {
@@ -78,7 +82,7 @@ def translation_table(
     return summary, _kept_column(table, rows, kept, selection, lambda m, s: (m, s))
 
 
-MODE_ORDER = ("pix2pix", "cyclegan", "nc", "c_r", "nc_r")
+MODE_ORDER = tuple(METHOD_NAMES)  # RegGAN's table 1: each method alone, then with its modes
 
 
 def _methods_at(summary: pd.DataFrame, setting: str, methods: Sequence[str]) -> list[tuple[str, str]]:

@@ -41,7 +41,7 @@ from radsynth.training.loop import (
     to_device,
 )
 from radsynth.training.resume import Resume
-from radsynth.translation.families import SIZE_MULTIPLE, a_to_b
+from radsynth.translation.families import a_to_b, check_image_size
 from radsynth.translation.modes import DEFAULT_WEIGHTS, architecture_for, count_parameters, mode_spec
 from radsynth.translation.nicegan_step import nicegan_step
 from radsynth.translation.step import ReplayBuffer, train_step
@@ -289,10 +289,6 @@ def train_translation(
         raise ValueError(f"source/target must be (N, C, *spatial) with equal N; got {source.shape}, {target.shape}")
     if source.shape[2:] != target.shape[2:]:
         raise ValueError(f"source and target spatial shapes differ: {source.shape[2:]} vs {target.shape[2:]}")
-    multiple = SIZE_MULTIPLE[spec.family]
-    if any(s % multiple for s in source.shape[2:]):
-        raise ValueError(f"{mode} needs spatial sizes that are multiples of {multiple}, got {source.shape[2:]} "
-                         "(preprocess.size)")
     unknown = set(weights or {}) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise ValueError(f"unknown loss weights {sorted(unknown)}; expected {sorted(DEFAULT_WEIGHTS)}")
@@ -311,6 +307,7 @@ def train_translation(
         mode, source.ndim - 2, source.shape[1], target.shape[1], generator, discriminator, registration,
         families, image_size=source.shape[2:],
     )
+    check_image_size(architecture, source.shape[2:])
     nets = build_networks(architecture).to(device).train()
     translate = a_to_b(nets, spec.family)  # A -> B, for validation
     step_function = train_step if spec.family == "resnet" else FAMILY_STEPS[spec.family]

@@ -1,4 +1,5 @@
-# Image translation: Pix2Pix, CycleGAN and RegGAN modes at each misalignment level, and unpaired.
+# Image translation: Pix2Pix, CycleGAN and RegGAN modes, UNIT, MUNIT and NICE-GAN in those modes,
+# at each misalignment level, and unpaired.
 # Each run is scored on the aligned test slices in the job that trained it: a separate job
 # per model cost more in start-up (~4 s of imports) than the scoring itself.
 
@@ -22,7 +23,7 @@ rule train_translation:
     benchmark:
         bench_path("train_translation", "{method}_{setting}")
     wildcard_constraints:
-        method="pix2pix|cyclegan|nc|c_r|nc_r",
+        method="pix2pix|cyclegan|nc|c_r|nc_r|(unit|munit|nicegan)(_nc|_c_r|_nc_r)?",
         setting=r"level\d+|unpaired",
     conda:
         "../../envs/gpu.yaml"
