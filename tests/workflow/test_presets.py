@@ -28,6 +28,7 @@ ROOTS = {
     "anomaly_lgg_cpu": SHARED / "lgg_kaggle3m",
     "recon_paper": None,  # generated: BraTS 2021 naming
     "recon_phantom_cpu": None,  # the embedded phantom
+    "reggan_baselines_phantom_cpu": None,  # the embedded phantom
     "temporal_acdc": None,  # generated: the ACDC layout
     "temporal_phantom_cpu": None,  # the embedded phantoms
 }
