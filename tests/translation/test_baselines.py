@@ -238,3 +238,31 @@ def test_every_baseline_trains_in_3d(mode, tmp_path):
                                iterations=1, batch_size=1, device="cpu")
     assert result.architecture["spatial_dims"] == 3
     _assert_trained_and_reloaded(mode, source, -source, result, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["unit_c_r", "munit_nc_r", "nicegan", "nicegan_nc_r"])
+def test_losses_stay_float32_under_bf16_autocast(monkeypatch, mode):
+    # The CUDA path (bf16 autocast) run on the CPU, where autocast supports bf16 as well.
+    import radsynth.translation.nicegan_step as nice
+    import radsynth.translation.unit_step as unit
+
+    import radsynth.translation.trainer as trainer
+
+    for module in (unit, nice):
+        monkeypatch.setattr(module, "autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16))
+    outputs = []
+
+    def recorded(step):
+        def run(*args):
+            outputs.append(step(*args))
+            return outputs[-1]
+        return run
+
+    monkeypatch.setattr(trainer, "FAMILY_STEPS", {f: recorded(s) for f, s in trainer.FAMILY_STEPS.items()})
+    source = blobs(2, size=64)
+    result = train_translation(source, -source, mode, families=TINY_FAMILIES, registration={"channels": [4, 8]},
+                               iterations=2, batch_size=2, device="cpu")
+    assert len(outputs) == 2
+    assert all(v.dtype == torch.float32 for out in outputs for v in out.values())
+    assert np.isfinite(result.history.drop(columns="iteration").to_numpy()).all()
+    assert all(v.dtype == torch.float32 for net in result.state.values() for v in net.values())
