@@ -204,6 +204,10 @@ def serve(path: str, parent: int) -> None:
         listener.close()
         if os.path.exists(path):
             os.remove(path)
+        try:
+            os.rmdir(os.path.dirname(path))  # the private folder, when the worker was its only user
+        except OSError:
+            pass
 
 
 def _alive(pid: int) -> bool:

@@ -42,6 +42,7 @@ rule train_augmented:
     wildcard_constraints:
         fold=r"\d+",
         method="none|contrast|noise|rotate|scale|deepstack|" + "|".join(GENERATORS),
+    priority: PRIORITY["comparison"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -85,6 +86,7 @@ rule synthesis_metrics:
         log_path("synthesis_metrics"),
     benchmark:
         bench_path("synthesis_metrics")
+    priority: PRIORITY["comparison"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -163,6 +165,7 @@ rule structure_curve:
         log_path("structure_curve"),
     benchmark:
         bench_path("structure_curve")
+    priority: PRIORITY["comparison"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1

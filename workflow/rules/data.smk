@@ -11,6 +11,7 @@ rule phantom:
         log_path("phantom", "{batch}"),
     benchmark:
         bench_path("phantom", "{batch}")
+    priority: PRIORITY["batch"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4
@@ -31,6 +32,7 @@ rule preprocess:
         log_path("preprocess", "{batch}"),
     benchmark:
         bench_path("preprocess", "{batch}")
+    priority: PRIORITY["batch"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4

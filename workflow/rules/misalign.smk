@@ -22,6 +22,7 @@ rule misalign:
         bench_path("misalign", "level{level}_{batch}")
     wildcard_constraints:
         level=r"\d+",
+    priority: PRIORITY["batch"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4

@@ -11,6 +11,7 @@ rule sdf:
         log_path("sdf", "{batch}"),
     benchmark:
         bench_path("sdf", "{batch}")
+    priority: PRIORITY["batch"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4
