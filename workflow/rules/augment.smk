@@ -13,6 +13,7 @@ checkpoint comparison_folds:
         log_path("comparison_folds"),
     benchmark:
         bench_path("comparison_folds")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:

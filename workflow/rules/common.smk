@@ -79,14 +79,15 @@ ANOMALY = config["anomaly"]
 RECON = config["recon"]
 TEMPORAL = config["temporal"]
 # Job priorities (Snakemake starts the highest ready job first), for runs on a few cores:
-# - batch: the per-subject stages take every core (threads: 4) and everything waits on them;
-#   a training that started beside them would hold a core while they wait (the quick demo
-#   once ran the temporal stage's training alone for its first 2 minutes);
+# - data: the data stages everything waits on (priority does not pass to a job's inputs);
+#   the per-subject ones take every core (threads: 4), and a training started beside them
+#   would hold a core while they wait (the quick demo once ran the temporal stage's training
+#   alone for its first 2 minutes, and its generators waited 4 minutes for their packed slices);
 # - generator, synthesis, comparison: the longest chain, generator -> samples -> the
 #   comparison's segmenters -> its tables, started first so that it never runs alone at the end;
 # - long: long jobs that nothing else waits on, started before the short ones, which fill the
 #   cores at the end (the rest: priority 0).
-PRIORITY = {"batch": 50, "generator": 20, "synthesis": 15, "comparison": 10, "long": 5}
+PRIORITY = {"data": 50, "generator": 20, "synthesis": 15, "comparison": 10, "long": 5}
 WARM_WORKER = {}  # the running warm worker's process and folder (start_warm_worker)
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]

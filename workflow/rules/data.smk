@@ -11,7 +11,7 @@ rule phantom:
         log_path("phantom", "{batch}"),
     benchmark:
         bench_path("phantom", "{batch}")
-    priority: PRIORITY["batch"]
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4
@@ -32,7 +32,7 @@ rule preprocess:
         log_path("preprocess", "{batch}"),
     benchmark:
         bench_path("preprocess", "{batch}")
-    priority: PRIORITY["batch"]
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4
@@ -89,6 +89,7 @@ checkpoint split:
         log_path("split"),
     benchmark:
         bench_path("split")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -117,6 +118,7 @@ rule pack:
         bench_path("pack", "{split}")
     wildcard_constraints:
         split=r"train|val|test|cv\d+_train",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -176,6 +178,7 @@ rule pack_volumes:
         bench_path("pack_volumes", "{split}")
     wildcard_constraints:
         split="train|val|test",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:

@@ -22,7 +22,7 @@ rule misalign:
         bench_path("misalign", "level{level}_{batch}")
     wildcard_constraints:
         level=r"\d+",
-    priority: PRIORITY["batch"]
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4
@@ -52,6 +52,7 @@ rule pack_pairs:
     wildcard_constraints:
         split="train|val|test",
         level=r"\d+",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:

@@ -11,7 +11,7 @@ rule sdf:
         log_path("sdf", "{batch}"),
     benchmark:
         bench_path("sdf", "{batch}")
-    priority: PRIORITY["batch"]
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     threads: 4

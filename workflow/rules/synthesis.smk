@@ -16,6 +16,7 @@ rule pool_slices:
         log_path("pool_slices", "{name}"),
     benchmark:
         bench_path("pool_slices", "{name}")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:

@@ -11,6 +11,7 @@ rule prepare_cines:
         log_path("prepare_cines"),
     benchmark:
         bench_path("prepare_cines")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
