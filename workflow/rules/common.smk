@@ -78,11 +78,13 @@ DIFFUSION = config["diffusion"]
 ANOMALY = config["anomaly"]
 RECON = config["recon"]
 TEMPORAL = config["temporal"]
+# A per-subject batch job's pool: at most half the cores (up to 4), so that it never waits for
+# every core while a training started beside it holds one (on 2 cores: 1 thread; the quick
+# demo's first 3 minutes once ran one training alone while preprocessing waited for 2 cores).
+BATCH_THREADS = max(1, min(4, (workflow.cores or 8) // 2))
 # Job priorities (Snakemake starts the highest ready job first), for runs on a few cores:
-# - data: the data stages everything waits on (priority does not pass to a job's inputs);
-#   the per-subject ones take every core (threads: 4), and a training started beside them
-#   would hold a core while they wait (the quick demo once ran the temporal stage's training
-#   alone for its first 2 minutes, and its generators waited 4 minutes for their packed slices);
+# - data: the data stages everything waits on (priority does not pass to a job's inputs: the
+#   generators once waited 4 minutes for their packed slices behind long jobs);
 # - generator, synthesis, comparison: the longest chain, generator -> samples -> the
 #   comparison's segmenters -> its tables, started first so that it never runs alone at the end;
 # - long: long jobs that nothing else waits on, started before the short ones, which fill the

@@ -14,7 +14,7 @@ rule phantom:
     priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         dataset=DATASET,
         seed=config["seed"],
@@ -35,7 +35,7 @@ rule preprocess:
     priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         dataset=reading_config(),
         sources=lambda wildcards: [SOURCES[s] for s in BATCHES[wildcards.batch]],

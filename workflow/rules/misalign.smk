@@ -25,7 +25,7 @@ rule misalign:
     priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         preprocessed=f"{R}/preprocessed",
         folder=f"{R}/misaligned",

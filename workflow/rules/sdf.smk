@@ -14,7 +14,7 @@ rule sdf:
     priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         preprocessed=f"{R}/preprocessed",
         folder=f"{R}/sdf",
