@@ -1,5 +1,9 @@
 """Rule anomaly_report: the anomaly table, the example maps and the val sweep's figure."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import json
 
 import numpy as np

@@ -1,6 +1,10 @@
 """Rule augmentation_tables: the augmentation comparison (mean ± std over folds, with each
 generator's structure consistency) and the synthesis quality table."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.logs import log_to
 from radsynth.provenance import provenance_sidecars
 from radsynth.report.tables import read_metrics, write_table

@@ -1,6 +1,10 @@
 """Rule comparison_folds: the augmentation comparison's k folds over every usable subject (each fold
 held out once, the others train its generators and segmenters), written once to cv_folds.tsv."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import pandas as pd
 
 from radsynth.io import write_csv

@@ -2,6 +2,10 @@
 file and the reason for a subject that failed) and a figure with one slice of every prepared
 subject."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.batch import read_records, usable
 from radsynth.io import write_csv
 from radsynth.logs import log_to

@@ -1,6 +1,10 @@
 """Rule detect_anomalies: the val sweep chooses L and the guidance scale of each method; the
 test split's healthy counterfactuals are scored per case against its lesion masks."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.anomaly.detect import choose_settings, counterfactuals
 from radsynth.anomaly.evaluate import case_names, examples, load_detector, score_test, sweep_grid
 from radsynth.io import load_arrays, save_arrays, write_csv, write_json

@@ -1,5 +1,9 @@
 """Rule dice_figure: Dice per test subject for every segmentation run."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.logs import log_to
 from radsynth.report.tables import read_metrics
 from radsynth.segmentation.figures import dice_figure

@@ -2,6 +2,10 @@
 imagesTs), optionally with the synthetic pairs as extra training cases. The export checks its
 own structure (check_nnunet) before it appears."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from pathlib import Path
 
 import pandas as pd

@@ -1,5 +1,9 @@
 """Rule generate_frames: each method's frames between ED and ES of the test cines, scored."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import load_arrays, load_checkpoint, save_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import check_pretrained, provenance_sidecars

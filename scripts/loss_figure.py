@@ -1,5 +1,9 @@
 """Rule loss_figure: training losses of every model."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from pathlib import Path
 
 import pandas as pd

@@ -5,6 +5,10 @@ Stored once per pair (the realistic case), with the ground-truth displacement fi
 optional elastic part is added to each affine.
 """
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.batch import map_subjects, read_records, usable, write_records
 from radsynth.logs import log_to
 from radsynth.translation.pairs import write_misaligned_subject

@@ -1,5 +1,9 @@
 """Rule misalign_figure: one test subject's stored misaligned pair at every level."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from pathlib import Path
 
 from radsynth.io import read_nifti

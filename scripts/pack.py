@@ -1,5 +1,9 @@
 """Rule pack: the slices of one split, with labels, SDFs and masks, in one array file."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import save_arrays
 from radsynth.logs import log_to
 from radsynth.pack import pack_slices

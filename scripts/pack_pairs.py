@@ -1,5 +1,9 @@
 """Rule pack_pairs: the misaligned translation pairs of one split and level in one array file."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import save_arrays
 from radsynth.logs import log_to
 from radsynth.pack import pack_pairs

@@ -1,5 +1,9 @@
 """Rule pack_volumes: the whole volumes of one split with labels, 3D SDFs and masks (3D mode)."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import save_arrays
 from radsynth.logs import log_to
 from radsynth.pack import pack_volumes

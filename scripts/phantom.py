@@ -1,6 +1,10 @@
 """Rule phantom: generate a batch of phantom subjects as NIfTI (channels, lesion label, mask,
 tissue), each subject's folder at once."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.batch import map_subjects, write_records
 from radsynth.data.phantom import write_phantom_subject
 from radsynth.logs import log_to

@@ -1,5 +1,9 @@
 """Rule phantom_figure: a slice of the first phantom subjects, every channel plus label and tissue."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from pathlib import Path
 
 import numpy as np

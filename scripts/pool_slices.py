@@ -1,5 +1,9 @@
 """Rule pool_slices: one pretraining-pool dataset as slices on the task's grid, with prompts."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import save_arrays
 from radsynth.logs import log_to
 from radsynth.synthesis.pool import pool_slices

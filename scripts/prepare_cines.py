@@ -1,5 +1,9 @@
 """Rule prepare_cines: the temporal stage's cines (phantom or ACDC), split by subject, packed."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import pandas as pd
 
 from radsynth.io import save_arrays, write_csv

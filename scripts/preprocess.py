@@ -2,6 +2,10 @@
 and preprocessed to the common grid and intensity range as NIfTI; a subject that fails is
 recorded with the file and the reason and leaves no file."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.batch import map_subjects, write_records
 from radsynth.logs import log_to
 from radsynth.prepare import prepare_subject

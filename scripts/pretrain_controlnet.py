@@ -1,6 +1,10 @@
 """Rule pretrain_controlnet: a ControlNet over the pool's base model on the pool's slices (EMIT-Diff's
 RadImageNet stage); each training set's ControlNet starts from it (diffusion.controlnet.init: pool)."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv

@@ -1,6 +1,10 @@
 """Rule pretrain_diffusion: the text-conditioned UNet on the pool of other datasets (EMIT-Diff's
 RadImageNet stage); every training set's model is fine-tuned from it."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv

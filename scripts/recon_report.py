@@ -1,5 +1,9 @@
 """Rule recon_report: the reconstruction table and figure."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.logs import log_to

@@ -1,5 +1,9 @@
 """Rule reconstruct: every method at every acceleration on the test split's slices, scored."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import save_arrays, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import check_pretrained, provenance_sidecars

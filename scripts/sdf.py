@@ -1,6 +1,10 @@
 """Rules sdf, sdf_volume: DTC signed distance maps of a batch's labels, one map per foreground
 class, per axial slice (2D training) or over the whole volume (3D)."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.batch import map_subjects, read_records, usable, write_records
 from radsynth.logs import log_to
 from radsynth.segmentation.sdf import write_label_sdf

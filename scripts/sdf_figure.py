@@ -1,5 +1,9 @@
 """Rule sdf_figure: labels and DTC signed distance maps of the most labelled training subjects."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.io import read_nifti

@@ -1,6 +1,10 @@
 """Rule segmentation_tables: the DTC table (methods x labelled amounts, with and without
 LCC post-processing)."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.logs import log_to
 from radsynth.provenance import provenance_sidecars
 from radsynth.report.tables import read_metrics, write_table

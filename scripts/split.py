@@ -2,6 +2,10 @@
 written once to splits.tsv. A subject that failed is listed with split "failed"; a subject a
 task must not read (one of its channels is a copy of another) names that task in ``excluded``."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import pandas as pd
 
 from radsynth.batch import read_records, usable

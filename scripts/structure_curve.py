@@ -1,6 +1,10 @@
 """Rule structure_curve: every generator snapshot samples its fold's held-out training masks and
 the fold's real-data segmenter scores structure Dice; a tidy table and the figure."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 import pandas as pd
 

@@ -2,6 +2,10 @@
 (structure consistency, diversity, MS-SSIM to the source slice, Fréchet segmenter distance);
 one job for every fold and generator, since loading a segmenter costs less than a job's start."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.io import load_arrays, write_csv

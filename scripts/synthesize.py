@@ -1,5 +1,9 @@
 """Rule synthesize: K synthetic pairs per training mask from one generator, training subjects only."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 import pandas as pd
 

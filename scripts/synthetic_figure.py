@@ -1,5 +1,9 @@
 """Rule synthetic_figure: each generator's samples beside the real slices and masks of fold 0."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.io import load_arrays

@@ -1,5 +1,9 @@
 """Rule train_anomaly_autoencoder: the reconstruction baseline, on the train split's healthy slices."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.anomaly.data import healthy_slices, training_slices
 from radsynth.anomaly.networks import autoencoder_config
 from radsynth.anomaly.trainers import train_autoencoder

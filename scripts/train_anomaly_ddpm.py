@@ -1,5 +1,9 @@
 """Rule train_anomaly_ddpm: the class-conditional DDPM of anomaly detection (train split)."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.anomaly.data import training_slices
 from radsynth.anomaly.networks import ddpm_config
 from radsynth.anomaly.trainers import train_anomaly_ddpm

@@ -2,6 +2,10 @@
 synthetic pairs from a generator trained on the same fold's training subjects), scored on the
 fold's test subjects."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels

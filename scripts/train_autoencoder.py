@@ -1,5 +1,9 @@
 """Rule train_autoencoder: the AutoencoderKL whose latent space the diffusion models work in."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import numpy as np
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv

@@ -2,6 +2,10 @@
 training set's own, or the pool's), started from the pool's ControlNet if configured; the
 checkpoint holds base, ControlNet (and autoencoder), a self-contained generator."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.pack import select_channels

@@ -1,6 +1,10 @@
 """Rule train_diffusion: EMIT-Diff's text-conditioned diffusion UNet on the training slices
 (in an autoencoder's latent space if configured), fine-tuned from local pretrained weights if given."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import pandas as pd
 
 from radsynth.io import file_hash, load_arrays, load_checkpoint, save_checkpoint, write_csv

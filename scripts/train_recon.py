@@ -1,5 +1,9 @@
 """Rule train_recon: one learned reconstruction (unet, mcddpm or diffuserecon) on the train split."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.logs import log_to
 from radsynth.recon.data import split_slices
 from radsynth.recon.networks import architecture_for

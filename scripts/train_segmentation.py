@@ -1,6 +1,10 @@
 """Rule train_segmentation: one run of the semi-supervised table = method, labelled amount
 (``25`` %, or ``n8`` subjects) and seed, scored on the test subjects."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import pandas as pd
 
 from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv

@@ -1,5 +1,9 @@
 """Rule train_temporal: DDM or the registration baseline on the training subjects' (ED, ES) pairs."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import load_arrays
 from radsynth.logs import log_to
 from radsynth.temporal.data import pairs, unpack

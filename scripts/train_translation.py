@@ -4,6 +4,10 @@ on the stored misaligned pairs, on pairs redrawn per batch, or unpaired; the ite
 is the one that translates the aligned val split best, or the last (``selection``); it is then
 scored on the aligned test slices (MAE, PSNR, SSIM, and the EPE of R on the misaligned ones)."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from functools import partial
 
 import pandas as pd

@@ -1,5 +1,9 @@
 """Rule translation_figure: every method's outputs and registration at the highest level."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 from radsynth.io import load_arrays
 from radsynth.logs import log_to
 from radsynth.translation.figures import translation_figure

@@ -1,6 +1,10 @@
 """Rule translation_tables: the three RegGAN tables - methods x misalignment levels, every
 mode at one level with its size, and the unpaired setting."""
 
+from radsynth.warm import hand_off
+
+hand_off(snakemake)  # forked from the warm worker when the workflow runs one
+
 import json
 from pathlib import Path
 

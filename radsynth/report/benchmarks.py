@@ -4,10 +4,15 @@ A benchmark file (``benchmark:`` directive) has one row per repeat (``--benchmar
 with at least ``s`` (wall-clock seconds), ``max_rss`` (MB), ``mean_load`` (CPU use in % of
 one core, averaged over the run time) and ``cpu_time`` (s); memory and load are ``NA`` when
 the job ended before the first measurement.
+
+A job forked from the warm worker (:mod:`radsynth.warm`) runs outside the process Snakemake
+measures; its peak memory and CPU time come from the record the worker wrote beside its log
+(:func:`radsynth.warm.usage_path`), its wall-clock time still from Snakemake.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 
@@ -22,8 +27,13 @@ COLUMNS = ["rule", "jobs", "total_s", "mean_s", "max_s", "max_rss_mb", "mean_loa
 _NUMERIC = ["s", "max_rss", "mean_load", "cpu_time"]
 
 
-def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
+def read_benchmark(path: str | os.PathLike, usage: str | os.PathLike | None = None) -> dict[str, float]:
     """One job's record: repeats averaged, except the memory peak (their maximum).
+
+    Args:
+        path: the job's benchmark TSV.
+        usage: the warm worker's record of the job (JSON: ``max_rss`` MB, ``cpu_time`` s,
+            ``s``); when it exists, memory, CPU time and load come from it.
 
     Raises:
         ValueError: the file has no row or lacks the wall-clock column ``s``.
@@ -33,26 +43,38 @@ def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
         raise ValueError(f"{path}: not a Snakemake benchmark file (no rows, or no 's' column)")
     values = {c: pd.to_numeric(frame[c], errors="coerce") if c in frame else pd.Series(dtype=float)
               for c in _NUMERIC}
-    return {
+    record = {
         "s": float(values["s"].mean()),
         "max_rss": float(values["max_rss"].max()),
         "mean_load": float(values["mean_load"].mean()),
         "cpu_time": float(values["cpu_time"].mean()),
     }
+    if usage is not None and os.path.exists(usage):
+        with open(usage) as handle:
+            worker = json.load(handle)
+        record["max_rss"], record["cpu_time"] = float(worker["max_rss"]), float(worker["cpu_time"])
+        record["mean_load"] = 100.0 * worker["cpu_time"] / worker["s"] if worker["s"] > 0 else float("nan")
+    return record
 
 
-def benchmark_table(files: Mapping[str, Sequence[str | os.PathLike]]) -> pd.DataFrame:
+def benchmark_table(
+    files: Mapping[str, Sequence[str | os.PathLike]],
+    usage: Mapping[str, Sequence[str | os.PathLike]] | None = None,
+) -> pd.DataFrame:
     """One row per rule: jobs, total / mean / max wall-clock s, peak RSS (MB) over its jobs,
     mean CPU load (%) and total CPU time (s); slowest rule (total wall time) first.
 
     Args:
         files: rule name -> benchmark files of its jobs (rules without jobs are left out).
+        usage: rule name -> the warm worker's records of the same jobs, in the same order
+            (:func:`read_benchmark`); missing ones are skipped.
     """
     rows = []
     for rule, paths in files.items():
         if not paths:
             continue
-        jobs = pd.DataFrame([read_benchmark(path) for path in paths])
+        records = list((usage or {}).get(rule, [])) or [None] * len(paths)
+        jobs = pd.DataFrame([read_benchmark(path, record) for path, record in zip(paths, records, strict=True)])
         rows.append({
             "rule": rule,
             "jobs": len(jobs),

@@ -73,3 +73,18 @@ def test_not_a_benchmark_file(tmp_path):
     (tmp_path / "x.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(ValueError, match="not a Snakemake benchmark"):
         read_benchmark(tmp_path / "x.tsv")
+
+
+def test_a_warm_jobs_memory_and_cpu_come_from_the_workers_record(tmp_path):
+    # Snakemake measured the waiting client (45 MB, no CPU); the worker's child did the work.
+    bench = _bench(tmp_path / "b" / "job.tsv", (10.0, 45.0, 0.5, 0.05))
+    usage = tmp_path / "l" / "job.usage.json"
+    usage.parent.mkdir()
+    usage.write_text('{"max_rss": 612.5, "cpu_time": 7.5, "s": 9.8}')
+    record = read_benchmark(bench, usage)
+    assert record["s"] == 10.0  # the wall-clock time stays Snakemake's
+    assert record["max_rss"] == 612.5 and record["cpu_time"] == 7.5
+    assert record["mean_load"] == pytest.approx(76.530612, abs=1e-5)  # 100 * 7.5 / 9.8
+    # A job that ran afresh has no record: Snakemake's numbers, in the table too.
+    table = benchmark_table({"r": [bench, bench]}, {"r": [usage, tmp_path / "none.json"]})
+    assert table.loc[0, "max_rss_mb"] == 612.5 and table.loc[0, "cpu_time_s"] == pytest.approx(7.55)

@@ -13,6 +13,7 @@ rule train_anomaly_ddpm:
         log_path("train_anomaly_ddpm"),
     benchmark:
         bench_path("train_anomaly_ddpm")
+    priority: PRIORITY["long"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -41,6 +42,7 @@ rule train_anomaly_classifier:
         log_path("train_anomaly_classifier"),
     benchmark:
         bench_path("train_anomaly_classifier")
+    priority: PRIORITY["long"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -69,6 +71,7 @@ rule train_anomaly_autoencoder:
         log_path("train_anomaly_autoencoder"),
     benchmark:
         bench_path("train_anomaly_autoencoder")
+    priority: PRIORITY["long"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -100,6 +103,7 @@ rule detect_anomalies:
         log_path("detect_anomalies"),
     benchmark:
         bench_path("detect_anomalies")
+    priority: PRIORITY["long"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1

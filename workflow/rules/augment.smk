@@ -13,6 +13,7 @@ checkpoint comparison_folds:
         log_path("comparison_folds"),
     benchmark:
         bench_path("comparison_folds")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -42,6 +43,7 @@ rule train_augmented:
     wildcard_constraints:
         fold=r"\d+",
         method="none|contrast|noise|rotate|scale|deepstack|" + "|".join(GENERATORS),
+    priority: PRIORITY["comparison"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -85,6 +87,7 @@ rule synthesis_metrics:
         log_path("synthesis_metrics"),
     benchmark:
         bench_path("synthesis_metrics")
+    priority: PRIORITY["comparison"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -163,6 +166,7 @@ rule structure_curve:
         log_path("structure_curve"),
     benchmark:
         bench_path("structure_curve")
+    priority: PRIORITY["comparison"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1

@@ -2,7 +2,10 @@
 
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +27,7 @@ from radsynth.split import subjects_in  # noqa: E402
 from radsynth.synthesis import GENERATORS  # noqa: E402
 from radsynth.synthesis.pool import pool_channels  # noqa: E402
 from radsynth.synthesis.prompts import check_terms  # noqa: E402
+from radsynth.warm import SOCKET_ENV, usage_path  # noqa: E402
 
 # The scale preset sits under the user's config: a key set in config.yaml or --config wins,
 # within the preset's limits (tiny: sizes and schedules bounded whatever the config says).
@@ -74,6 +78,19 @@ DIFFUSION = config["diffusion"]
 ANOMALY = config["anomaly"]
 RECON = config["recon"]
 TEMPORAL = config["temporal"]
+# A per-subject batch job's pool: at most half the cores (up to 4), so that it never waits for
+# every core while a training started beside it holds one (on 2 cores: 1 thread; the quick
+# demo's first 3 minutes once ran one training alone while preprocessing waited for 2 cores).
+BATCH_THREADS = max(1, min(4, (workflow.cores or 8) // 2))
+# Job priorities (Snakemake starts the highest ready job first), for runs on a few cores:
+# - data: the data stages everything waits on (priority does not pass to a job's inputs: the
+#   generators once waited 4 minutes for their packed slices behind long jobs);
+# - generator, synthesis, comparison: the longest chain, generator -> samples -> the
+#   comparison's segmenters -> its tables, started first so that it never runs alone at the end;
+# - long: long jobs that nothing else waits on, started before the short ones, which fill the
+#   cores at the end (the rest: priority 0).
+PRIORITY = {"data": 50, "generator": 20, "synthesis": 15, "comparison": 10, "long": 5}
+WARM_WORKER = {}  # the running warm worker's process and folder (start_warm_worker)
 POOL = {entry["dataset"]["name"]: entry for entry in DIFFUSION["pretrain"]["pool"]}
 LEVELS = config["misalign"]["levels"]
 # Report categories, one per stage, numbered (two digits: the report sorts them as text) so the
@@ -194,6 +211,30 @@ def warn_failed_subjects():
             f"see {R}/data/subjects.tsv (status, file, reason)",
             file=sys.stderr,
         )
+
+
+def start_warm_worker():
+    """Local runs: start the warm worker (radsynth.warm) that the jobs' scripts fork from."""
+    if not (config["warm_worker"] and workflow.local_exec and workflow.is_main_process):
+        return
+    # mkdtemp's folder is private (0700): only this user reaches the socket.
+    folder = tempfile.mkdtemp(prefix="radsynth-warm-")
+    path = os.path.join(folder, "socket")
+    WARM_WORKER["process"] = subprocess.Popen(
+        [sys.executable, "-m", "radsynth.warm", path, str(os.getpid())],
+        start_new_session=True,  # Ctrl-C reaches the jobs through their own processes
+    )
+    WARM_WORKER["folder"] = folder
+    os.environ[SOCKET_ENV] = path  # the jobs Snakemake starts from here on inherit it
+
+
+def stop_warm_worker():
+    process = WARM_WORKER.pop("process", None)
+    if process is not None:
+        process.terminate()
+        process.wait()
+        shutil.rmtree(WARM_WORKER.pop("folder"), ignore_errors=True)
+        os.environ.pop(SOCKET_ENV, None)
 
 
 def reading_config():
@@ -860,11 +901,27 @@ def job_patterns():
     return {name: patterns for name, patterns in jobs.items() if patterns}
 
 
+# One rule writes its log and benchmark under another rule's folder.
+JOB_FOLDER = {"train_pool_autoencoder": ("train_autoencoder", "pool")}
+
+
+def warm_usage_files(wildcards):
+    """Rule -> the warm worker's usage records of its jobs (beside their logs), in the order
+    of benchmark_files; a job that ran afresh has none."""
+    return {
+        name: [
+            usage_path(log_path(*JOB_FOLDER.get(name, (name, pattern))))
+            for pattern in patterns
+        ]
+        for name, patterns in job_patterns().items()
+    }
+
+
 def benchmark_files(wildcards):
     """Rule -> benchmark files of its jobs (an input function: the split decides some)."""
-    # One rule writes its benchmark under another rule's folder.
-    folder = {"train_pool_autoencoder": ("train_autoencoder", "pool")}
     return {
-        name: [bench_path(*folder.get(name, (name, pattern))) for pattern in patterns]
+        name: [
+            bench_path(*JOB_FOLDER.get(name, (name, pattern))) for pattern in patterns
+        ]
         for name, patterns in job_patterns().items()
     }

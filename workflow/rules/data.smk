@@ -11,9 +11,10 @@ rule phantom:
         log_path("phantom", "{batch}"),
     benchmark:
         bench_path("phantom", "{batch}")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         dataset=DATASET,
         seed=config["seed"],
@@ -31,9 +32,10 @@ rule preprocess:
         log_path("preprocess", "{batch}"),
     benchmark:
         bench_path("preprocess", "{batch}")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         dataset=reading_config(),
         sources=lambda wildcards: [SOURCES[s] for s in BATCHES[wildcards.batch]],
@@ -87,6 +89,7 @@ checkpoint split:
         log_path("split"),
     benchmark:
         bench_path("split")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -115,6 +118,7 @@ rule pack:
         bench_path("pack", "{split}")
     wildcard_constraints:
         split=r"train|val|test|cv\d+_train",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -174,6 +178,7 @@ rule pack_volumes:
         bench_path("pack_volumes", "{split}")
     wildcard_constraints:
         split="train|val|test",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:

@@ -22,9 +22,10 @@ rule misalign:
         bench_path("misalign", "level{level}_{batch}")
     wildcard_constraints:
         level=r"\d+",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         preprocessed=f"{R}/preprocessed",
         folder=f"{R}/misaligned",
@@ -51,6 +52,7 @@ rule pack_pairs:
     wildcard_constraints:
         split="train|val|test",
         level=r"\d+",
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:

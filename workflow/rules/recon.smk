@@ -15,9 +15,7 @@ rule train_recon:
         bench_path("train_recon", "{model}")
     wildcard_constraints:
         model="unet|mcddpm|diffuserecon",
-    # Long jobs that only the reconstruct job waits for: started early, they run beside the
-    # other stages instead of alone at the end (the quick demo's MC-DDPM: 3 min on one core).
-    priority: 1
+    priority: PRIORITY["long"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1

@@ -274,5 +274,7 @@ rule benchmark_table:
         bench_path("benchmark_table")
     conda:
         "../../envs/cpu.yaml"
+    params:
+        usage=warm_usage_files,
     script:
         "../../scripts/benchmark_table.py"

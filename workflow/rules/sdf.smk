@@ -11,9 +11,10 @@ rule sdf:
         log_path("sdf", "{batch}"),
     benchmark:
         bench_path("sdf", "{batch}")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
-    threads: 4
+    threads: BATCH_THREADS
     params:
         preprocessed=f"{R}/preprocessed",
         folder=f"{R}/sdf",

@@ -16,6 +16,7 @@ rule pool_slices:
         log_path("pool_slices", "{name}"),
     benchmark:
         bench_path("pool_slices", "{name}")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -51,6 +52,7 @@ rule pretrain_diffusion:
         log_path("pretrain_diffusion"),
     benchmark:
         bench_path("pretrain_diffusion")
+    priority: PRIORITY["generator"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -81,6 +83,7 @@ rule pretrain_controlnet:
         log_path("pretrain_controlnet"),
     benchmark:
         bench_path("pretrain_controlnet")
+    priority: PRIORITY["generator"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -107,6 +110,7 @@ rule train_pool_autoencoder:
         log_path("train_autoencoder", "pool"),
     benchmark:
         bench_path("train_autoencoder", "pool")
+    priority: PRIORITY["generator"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -134,6 +138,7 @@ rule train_autoencoder:
         log_path("train_autoencoder", "{pack}"),
     benchmark:
         bench_path("train_autoencoder", "{pack}")
+    priority: PRIORITY["generator"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -165,6 +170,7 @@ rule train_diffusion:
         log_path("train_diffusion", "{pack}"),
     benchmark:
         bench_path("train_diffusion", "{pack}")
+    priority: PRIORITY["generator"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -200,6 +206,7 @@ rule train_controlnet:
         log_path("train_controlnet", "{pack}"),
     benchmark:
         bench_path("train_controlnet", "{pack}")
+    priority: PRIORITY["synthesis"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -232,6 +239,7 @@ rule train_ddpm:
         log_path("train_ddpm", "{pack}"),
     benchmark:
         bench_path("train_ddpm", "{pack}")
+    priority: PRIORITY["generator"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -263,6 +271,7 @@ rule train_gan:
         log_path("train_gan", "{pack}"),
     benchmark:
         bench_path("train_gan", "{pack}")
+    priority: PRIORITY["synthesis"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
@@ -295,6 +304,7 @@ rule synthesize:
         log_path("synthesize", "{pack}/{generator}"),
     benchmark:
         bench_path("synthesize", "{pack}/{generator}")
+    priority: PRIORITY["synthesis"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1

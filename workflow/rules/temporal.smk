@@ -11,6 +11,7 @@ rule prepare_cines:
         log_path("prepare_cines"),
     benchmark:
         bench_path("prepare_cines")
+    priority: PRIORITY["data"]
     conda:
         "../../envs/cpu.yaml"
     params:
@@ -35,8 +36,7 @@ rule train_temporal:
         bench_path("train_temporal", "{model}")
     wildcard_constraints:
         model="ddm|registration",
-    # Long jobs that only generate_frames waits for: started early, beside the other stages.
-    priority: 1
+    priority: PRIORITY["long"]
     conda:
         "../../envs/gpu.yaml"
     threads: 1
