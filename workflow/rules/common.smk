@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # The checkout: workflow/Snakefile sits one level below it.
@@ -78,10 +79,20 @@ DIFFUSION = config["diffusion"]
 ANOMALY = config["anomaly"]
 RECON = config["recon"]
 TEMPORAL = config["temporal"]
+
+
 # A per-subject batch job's pool: at most half the cores (up to 4), so that it never waits for
 # every core while a training started beside it holds one (on 2 cores: 1 thread; the quick
 # demo's first 3 minutes once ran one training alone while preprocessing waited for 2 cores).
-BATCH_THREADS = max(1, min(4, (workflow.cores or 8) // 2))
+def batch_threads():
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # a cluster run sets no total
+        cores = 8
+    return max(1, min(4, cores // 2))
+
+
+BATCH_THREADS = batch_threads()
 # Job priorities (Snakemake starts the highest ready job first), for runs on a few cores:
 # - data: the data stages everything waits on (priority does not pass to a job's inputs: the
 #   generators once waited 4 minutes for their packed slices behind long jobs);
