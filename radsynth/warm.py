@@ -84,7 +84,7 @@ def hand_off(snakemake) -> None:
         conn.close()
         return
     request = {"script": os.path.abspath(sys.argv[0]), "argv": sys.argv, "cwd": os.getcwd(),
-               "env": dict(os.environ), "client": os.getpid()}
+               "env": dict(os.environ)}
     sys.stdout.flush()
     sys.stderr.flush()
     socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
@@ -127,8 +127,6 @@ def _run_job(conn: socket.socket) -> None:
     sys.argv = list(request["argv"])
     _send(conn, {"pid": os.getpid()})
 
-    client = int(request["client"])
-
     def watch_client():  # the client's end closes when it dies: then so does the job
         try:
             conn.recv(1)
@@ -161,7 +159,6 @@ def _run_job(conn: socket.socket) -> None:
             "max_rss": max(own.ru_maxrss, children.ru_maxrss) / 1024.0,  # KiB -> MiB
             "cpu_time": sum(end[:4]) - sum(start[:4]),
             "s": end.elapsed - start.elapsed,
-            "client": client,
         })
     finally:
         os._exit(status)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from radsynth.training.loop import autocast
 from radsynth.translation.modes import Mode
-from radsynth.translation.step import lsgan, registration_losses, set_requires_grad
+from radsynth.translation.step import lsgan, registration_losses, update_generators
 
 
 def nice_adversarial(outputs, real: bool) -> torch.Tensor:
@@ -87,14 +87,8 @@ def nicegan_step(nets, spec: Mode, w: dict, a, b, opt_g, opt_d, buffers, device)
         sum(d_losses.values()).backward()
         opt_d.step()
 
-    set_requires_grad(discriminators, False)
-    opt_g.zero_grad(set_to_none=True)
-    with autocast(device):
-        losses = (nice_c_losses if spec.cycle else nice_nc_losses)(nets, spec, w, a, b)
-        total = sum(losses.values())
-    total.backward()
-    opt_g.step()
-    set_requires_grad(discriminators, True)
+    losses, total, _ = update_generators(
+        opt_g, discriminators, device, lambda: ((nice_c_losses if spec.cycle else nice_nc_losses)(nets, spec, w, a, b),))
 
     if not spec.cycle:  # NC: D after G, on fakes of the updated generator
         opt_d.zero_grad(set_to_none=True)

@@ -140,21 +140,32 @@ def discriminator_loss(net, real, fake, weight):
     return weight * (lsgan(net(real), True) + lsgan(net(fake), False))
 
 
+def update_generators(opt_g, discriminators, device, compute):
+    """One Adam step of the generators (and R) with the discriminators frozen, so that their
+    weight gradients are not computed; ``compute()`` returns ``(weighted losses, *extra)``.
+
+    Returns:
+        ``(losses, total, extra)``, the discriminators trainable again.
+    """
+    set_requires_grad(discriminators, False)
+    opt_g.zero_grad(set_to_none=True)
+    with autocast(device):
+        losses, *extra = compute()
+        total = sum(losses.values())
+    total.backward()
+    opt_g.step()
+    set_requires_grad(discriminators, True)
+    return losses, total, extra
+
+
 def train_step(nets, spec: Mode, w: dict, a, b, opt_g, opt_d, buffers: dict, device) -> dict:
     """One RegGAN-style iteration: generators (+ R) first, then the discriminators."""
     d_names = list(buffers)
     discriminators = [nets[n] for n in d_names]
-    # Generators (+ R): D is frozen so its weight gradients are not computed here.
-    set_requires_grad(discriminators, False)
-    opt_g.zero_grad(set_to_none=True)
-    with autocast(device):
-        losses, fakes = generator_losses(nets, spec, w, a, b)
-        total = sum(losses.values())
-    total.backward()
-    opt_g.step()
+    losses, total, (fakes,) = update_generators(
+        opt_g, discriminators, device, lambda: generator_losses(nets, spec, w, a, b))
 
     # Discriminators on real vs fake.
-    set_requires_grad(discriminators, True)
     opt_d.zero_grad(set_to_none=True)
     with autocast(device):
         if spec.fakes == "regenerated":

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from radsynth.training.loop import autocast
 from radsynth.translation.modes import Mode
-from radsynth.translation.step import lsgan, registration_losses, set_requires_grad
+from radsynth.translation.step import lsgan, registration_losses, update_generators
 
 
 def kl(latent: torch.Tensor) -> torch.Tensor:
@@ -125,15 +125,10 @@ def autoencoder_step(nets, spec: Mode, w: dict, a, b, opt_g, opt_d, buffers, dev
     discriminators = [nets[n] for n in d_names]
     munit = spec.family == "munit"
     styles = munit_styles(nets, a, b) if munit else None
-    set_requires_grad(discriminators, False)
-    opt_g.zero_grad(set_to_none=True)
-    with autocast(device):
-        losses = munit_losses(nets, spec, w, a, b, styles) if munit else unit_losses(nets, spec, w, a, b)
-        total = sum(losses.values())
-    total.backward()
-    opt_g.step()
+    losses, total, _ = update_generators(
+        opt_g, discriminators, device,
+        lambda: (munit_losses(nets, spec, w, a, b, styles) if munit else unit_losses(nets, spec, w, a, b),))
 
-    set_requires_grad(discriminators, True)
     opt_d.zero_grad(set_to_none=True)
     with autocast(device):
         with torch.no_grad():
