@@ -11,6 +11,7 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
+from radsynth.synthesis.pool import labelled_slices
 from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
@@ -20,7 +21,10 @@ set_threads(snakemake.threads)
 settings, params = snakemake.params.settings, snakemake.params
 device = job_device(params.device)
 
-pool = [load_arrays(path) for path in snakemake.input.pool]
+# Like a training set's generators (synthesis.train_slices), the slices with a labelled
+# structure of each labelled pool dataset: a base that seldom sees a lesion cannot be steered
+# into drawing one
+pool = [labelled_slices(load_arrays(path)) if params.slices == "labelled" else load_arrays(path) for path in snakemake.input.pool]
 images = np.concatenate([part["image"] for part in pool])
 tokens = np.concatenate([part["tokens"] for part in pool])
 flip = not snakemake.input.autoencoder  # latents do not flip with their image

@@ -22,7 +22,7 @@ import numpy as np
 from radsynth.data import discover, load_subject
 from radsynth.data.base import SubjectSource
 from radsynth.data.phantom import subject_names, write_phantom_subject
-from radsynth.io import InputError, file_hash
+from radsynth.io import InputError, file_hash, load_arrays
 from radsynth.preprocess import foreground_slices, preprocess_subject
 from radsynth.synthesis.prompts import check_terms, subject_tokens
 
@@ -164,3 +164,42 @@ def _slices(dataset: Mapping, sources: Sequence[SubjectSource], preprocess: Mapp
         "tokens": subject_tokens(dataset.get("prompt") or {}, subjects, names),
         "subject": np.array(subjects),
     }
+
+
+def labelled_slices(pool: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The slices of a pool dataset with a labelled structure; all of them when it has no labels.
+
+    Args:
+        pool: one pool dataset's arrays (:func:`pool_slices`).
+
+    Returns:
+        The same arrays, rows with a labelled voxel only (every row of an unlabelled dataset).
+    """
+    labelled = np.asarray(pool["label"]).reshape(len(pool["label"]), -1).any(axis=1)
+    if not labelled.any():
+        return dict(pool)
+    return {key: np.asarray(value)[labelled] for key, value in pool.items()}
+
+
+def joint_pool(paths: Sequence[str], classes: int) -> dict[str, np.ndarray]:
+    """What the joint image + mask DDPM pretrains on: the labelled slices of the pool's labelled
+    datasets (an unlabelled one would teach it to draw empty masks).
+
+    Args:
+        paths: the pool datasets' slice files (``pool/<name>.npz``).
+        classes: the task's foreground classes; a pool label above them has no mask value.
+
+    Raises:
+        InputError: a pool file with a label above ``classes``.
+        ValueError: no pool file has a labelled slice.
+    """
+    parts = []
+    for path in paths:
+        part = load_arrays(path)
+        if int(np.max(part["label"], initial=0)) > classes:
+            raise InputError(path, f"has label {int(np.max(part['label']))}, but the task has {classes} foreground classes")
+        if np.any(part["label"]):
+            parts.append(labelled_slices(part))
+    if not parts:
+        raise ValueError(f"no pool dataset of {list(paths)} has a labelled slice for the joint DDPM to pretrain on")
+    return {key: np.concatenate([part[key] for part in parts]) for key in ("image", "label", "subject")}

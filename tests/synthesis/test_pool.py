@@ -5,8 +5,8 @@ import pytest
 from skimage.io import imread, imsave
 
 import radsynth.synthesis.pool
-from radsynth.io import InputError
-from radsynth.synthesis.pool import pool_channels, pool_slices
+from radsynth.io import InputError, save_arrays
+from radsynth.synthesis.pool import joint_pool, labelled_slices, pool_channels, pool_slices
 from radsynth.synthesis.prompts import describe
 from tests.workflow.tinydag import make_picture_pairs
 
@@ -110,3 +110,36 @@ def test_a_phantom_pool_renders_subjects_of_its_own_seed():
 def test_a_phantom_pool_without_a_seed_is_refused():
     with pytest.raises(ValueError, match="'phantom_pool': a phantom pool needs its own seed"):
         pool_slices(PHANTOM_POOL, {"size": [24, 24]}, ["t1", "t2"], task={"kind": "phantom", "root": "x"})
+
+
+def pool_file(path, labels: list[int]) -> str:
+    """A pool slice file with one 2 x 2 slice per entry of ``labels``, labelled that value."""
+    count = len(labels)
+    save_arrays(
+        path,
+        image=np.arange(count * 4, dtype=np.float32).reshape(count, 1, 2, 2),
+        label=np.array([np.full((2, 2), value, np.uint8) for value in labels]),
+        tokens=np.zeros((count, 4), np.int64),
+        subject=np.array([f"s{i}" for i in range(count)]),
+    )
+    return str(path)
+
+
+def test_labelled_slices_keep_the_lesion_slices_of_a_labelled_pool(tmp_path):
+    from radsynth.io import load_arrays
+
+    kept = labelled_slices(load_arrays(pool_file(tmp_path / "a.npz", [0, 1, 0, 2])))
+    assert list(kept["subject"]) == ["s1", "s3"] and kept["image"][:, 0, 0, 0].tolist() == [4.0, 12.0]
+    # An unlabelled dataset (pictures without masks) keeps every slice for the base UNet.
+    assert len(labelled_slices(load_arrays(pool_file(tmp_path / "b.npz", [0, 0, 0])))["subject"]) == 3
+
+
+def test_the_joint_ddpm_pool_is_the_labelled_slices_of_the_labelled_datasets(tmp_path):
+    labelled, unlabelled = pool_file(tmp_path / "a.npz", [0, 1, 1]), pool_file(tmp_path / "b.npz", [0, 0])
+    pool = joint_pool([labelled, unlabelled], classes=1)
+    assert list(pool["subject"]) == ["s1", "s2"] and pool["label"].max() == 1
+    with pytest.raises(ValueError, match="has a labelled slice for the joint DDPM"):
+        joint_pool([unlabelled], classes=1)
+    with pytest.raises(InputError, match="has label 2, but the task has 1 foreground classes") as refused:
+        joint_pool([pool_file(tmp_path / "c.npz", [2])], classes=1)
+    assert refused.value.path == str(tmp_path / "c.npz")

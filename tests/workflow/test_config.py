@@ -1,5 +1,6 @@
 """Config: scale presets under user keys, schema validation with clear errors."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,21 @@ def test_emitdiff_transfer_without_a_pool_is_refused(tmp_path):
     done = dry_run(tmp_path, "scale=tiny", "--configfile", str(locked))
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "need a pool to pretrain on: set diffusion.pretrain.pool" in output
+
+
+def test_a_pretrained_joint_ddpm_needs_a_pool_and_starts_every_fold_from_it(tmp_path):
+    settings = tmp_path / "ddpm.yaml"
+    settings.write_text("diffusion: {pretrain: {ddpm: {iterations: 5}}}\n")
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(settings))
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "diffusion.pretrain.ddpm.iterations needs a pool to pretrain on" in output
+    pool = "[{dataset: {name: other, kind: phantom, subjects: 3, shape: [16, 16, 8]}, seed: 5}]"
+    settings.write_text(f"diffusion: {{pretrain: {{pool: {pool}, ddpm: {{iterations: 5}}}}}}\n")
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(settings))
+    assert done.returncode == 0, done.stdout + done.stderr
+    folds = re.findall(r"rule train_ddpm:\n    input: (.*)", done.stdout)
+    assert folds and all("models/synthesis/pool/ddpm.pt" in inputs for inputs in folds), folds
+    assert done.stdout.count("rule pretrain_ddpm:") == 1
 
 
 def test_classifier_free_anomaly_detection_without_label_dropout_is_refused(tmp_path):

@@ -498,6 +498,13 @@ def controlnet_base(wildcards):
     return f"{R}/models/synthesis/pool/diffusion.pt"
 
 
+def ddpm_init(wildcards):
+    """What a training set's joint DDPM starts from: the DDPM pretrained on the pool, or nothing."""
+    if DIFFUSION["pretrain"]["ddpm"]["iterations"]:
+        return f"{R}/models/synthesis/pool/ddpm.pt"
+    return []
+
+
 def controlnet_init(wildcards):
     """What a training set's ControlNet starts from: the pool's ControlNet (EMIT-Diff) or nothing."""
     if DIFFUSION["controlnet"]["init"] == "pool":
@@ -550,6 +557,11 @@ def check_pool():
         raise ValueError(
             "config: diffusion.finetune_base false and diffusion.controlnet.init pool (EMIT-Diff's "
             "transfer) need a pool to pretrain on: set diffusion.pretrain.pool"
+        )
+    if DIFFUSION["pretrain"]["ddpm"]["iterations"] and not POOL:
+        raise ValueError(
+            "config: diffusion.pretrain.ddpm.iterations needs a pool to pretrain on: set "
+            "diffusion.pretrain.pool"
         )
 
 
@@ -841,6 +853,9 @@ def job_patterns():
     translation = bool(TRANSLATION["methods"])
     models = generator_models()
     diffusion_packs = [pack for pack, g in models if g == "controlnet"]
+    pool_ddpm = bool(DIFFUSION["pretrain"]["ddpm"]["iterations"]) and any(
+        g == "ddpm" for _, g in models
+    )
     latent = bool(DIFFUSION["latent"]) and bool(diffusion_packs)
     folds = cv_folds()
     anomaly = anomaly_models(None) if anomaly_on() else {}
@@ -869,7 +884,7 @@ def job_patterns():
         "translation_tables": [""] if translation else [],
         "noise_curve": [""] if translation else [],
         "translation_figure": [""] if translation else [],
-        "pool_slices": list(POOL) if POOL and diffusion_packs else [],
+        "pool_slices": list(POOL) if POOL and (diffusion_packs or pool_ddpm) else [],
         "train_pool_autoencoder": [""] if latent and POOL else [],
         "pretrain_diffusion": [""] if POOL and diffusion_packs else [],
         "pretrain_controlnet": (
@@ -880,6 +895,7 @@ def job_patterns():
         "train_autoencoder": diffusion_packs if latent and not POOL else [],
         "train_diffusion": diffusion_packs if DIFFUSION["finetune_base"] else [],
         "train_controlnet": diffusion_packs,
+        "pretrain_ddpm": [""] if pool_ddpm else [],
         "train_ddpm": [pack for pack, g in models if g == "ddpm"],
         "train_gan": [pack for pack, g in models if g == "gan"],
         "synthesize": [f"{pack}/{g}" for pack, g in models],

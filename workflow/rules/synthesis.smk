@@ -60,6 +60,7 @@ rule pretrain_diffusion:
         gpu=1,
     params:
         settings=DIFFUSION,
+        slices=config["synthesis"]["train_slices"],
         seed=config["seed"],
         device=config["device"],
         resume=resume_path("pretrain_diffusion"),
@@ -97,6 +98,34 @@ rule pretrain_controlnet:
         resume_every=config["resume_every"],
     script:
         "../../scripts/pretrain_controlnet.py"
+
+
+rule pretrain_ddpm:
+    input:
+        pool=expand(f"{R}/pool/{{name}}.npz", name=list(POOL)),
+    output:
+        model=f"{R}/models/synthesis/pool/ddpm.pt",
+        sidecar=f"{R}/models/synthesis/pool/ddpm.json",
+        history=f"{R}/models/synthesis/pool/ddpm.loss.tsv",
+    log:
+        log_path("pretrain_ddpm"),
+    benchmark:
+        bench_path("pretrain_ddpm")
+    priority: PRIORITY["generator"]
+    conda:
+        "../../envs/gpu.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        settings=DIFFUSION,
+        classes=len(DATASET["classes"]),
+        seed=config["seed"],
+        device=config["device"],
+        resume=resume_path("pretrain_ddpm"),
+        resume_every=config["resume_every"],
+    script:
+        "../../scripts/pretrain_ddpm.py"
 
 
 rule train_pool_autoencoder:
@@ -230,6 +259,7 @@ rule train_controlnet:
 rule train_ddpm:
     input:
         train=f"{R}/packed/{{pack}}.npz",
+        pretrained=ddpm_init,
     output:
         model=f"{R}/models/synthesis/{{pack}}/ddpm.pt",
         sidecar=f"{R}/models/synthesis/{{pack}}/ddpm.json",
