@@ -29,6 +29,7 @@ ROOTS = {
     "recon_paper": None,  # generated: BraTS 2021 naming
     "recon_phantom_cpu": None,  # the embedded phantom
     "reggan_baselines_phantom_cpu": None,  # the embedded phantom
+    "emitdiff_pool_phantom_cpu": None,  # the embedded phantom
     "temporal_acdc": None,  # generated: the ACDC layout
     "temporal_phantom_cpu": None,  # the embedded phantoms
 }
