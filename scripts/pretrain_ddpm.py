@@ -5,8 +5,7 @@ from radsynth.warm import hand_off
 
 hand_off(snakemake)  # forked from the warm worker when the workflow runs one
 
-
-from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
+from radsynth.io import file_hash, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.ddpm import joint_data

@@ -11,8 +11,8 @@ from radsynth.io import file_hash, load_arrays, save_checkpoint, write_csv
 from radsynth.logs import log_to
 from radsynth.provenance import TRAINING_SUBJECTS, provenance_sidecars
 from radsynth.synthesis.autoencoder_trainer import load_autoencoder
-from radsynth.synthesis.pool import labelled_slices
 from radsynth.synthesis.diffusion_trainer import latent_training_data, train_ddpm
+from radsynth.synthesis.pool import labelled_slices
 from radsynth.training.loop import job_device, set_threads
 from radsynth.training.resume import job_resume
 
