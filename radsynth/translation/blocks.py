@@ -137,13 +137,15 @@ class ResBlock(nn.Module):
         return x + y
 
 
-def _instance_and_layer(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _mixed_norm(x: torch.Tensor, rho: torch.Tensor, eps: float) -> torch.Tensor:
     """x standardised per channel over space (instance) and per sample over all (layer), with
-    unbiased variances as in NICE-GAN's ``ILN``/``adaILN``."""
+    unbiased variances as in NICE-GAN's ``ILN``/``adaILN``, mixed by ``softmax(rho)`` per channel."""
     spatial, every = tuple(range(2, x.dim())), tuple(range(1, x.dim()))
     out_in = (x - x.mean(spatial, keepdim=True)) / torch.sqrt(x.var(spatial, keepdim=True) + eps)
     out_ln = (x - x.mean(every, keepdim=True)) / torch.sqrt(x.var(every, keepdim=True) + eps)
-    return out_in, out_ln
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    weights = torch.softmax(rho, 2)
+    return weights[..., 0].view(shape) * out_in + weights[..., 1].view(shape) * out_ln
 
 
 class ILN(nn.Module):
@@ -163,11 +165,8 @@ class ILN(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out_in, out_ln = _instance_and_layer(x, self.eps)
         shape = (1, -1) + (1,) * (x.dim() - 2)
-        rho = torch.softmax(self.rho, 2)
-        out = rho[..., 0].view(shape) * out_in + rho[..., 1].view(shape) * out_ln
-        return out * self.gamma.view(shape) + self.beta.view(shape)
+        return _mixed_norm(x, self.rho, self.eps) * self.gamma.view(shape) + self.beta.view(shape)
 
 
 class AdaILN(nn.Module):
@@ -185,9 +184,5 @@ class AdaILN(nn.Module):
         self.rho = nn.Parameter(torch.tensor([3.2, 1.0]).repeat(1, channels, 1))
 
     def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-        out_in, out_ln = _instance_and_layer(x, self.eps)
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        rho = torch.softmax(self.rho, 2)
-        out = rho[..., 0].view(shape) * out_in + rho[..., 1].view(shape) * out_ln
         affine = gamma.shape + (1,) * (x.dim() - 2)
-        return out * gamma.reshape(affine) + beta.reshape(affine)
+        return _mixed_norm(x, self.rho, self.eps) * gamma.reshape(affine) + beta.reshape(affine)
