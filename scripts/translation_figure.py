@@ -1,4 +1,4 @@
-"""Rule translation_figure: every method's outputs and registration at the highest level."""
+"""Rule translation_figure: outputs and registration of the noise and mode tables' runs at the highest level."""
 
 from radsynth.warm import hand_off
 

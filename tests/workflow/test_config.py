@@ -106,3 +106,16 @@ def test_classifier_free_anomaly_detection_without_label_dropout_is_refused(tmp_
     done = dry_run(tmp_path, "scale=tiny", "--configfile", str(official))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rule train_anomaly_classifier:" in done.stdout and "rule train_anomaly_autoencoder:" not in done.stdout
+
+
+def test_a_run_of_the_mode_table_only_is_trained_once_and_drawn_in_the_translation_figure(tmp_path):
+    # The quick scale's translation: Pix2Pix at every level, NC+R only in the mode table (level 5).
+    settings = tmp_path / "modes.yaml"
+    settings.write_text("translation: {methods: [pix2pix], modes: [pix2pix, nc_r]}\n")
+    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(settings))
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = re.findall(r"rule train_translation:\n(?:    .*\n)*?    wildcards: (.*)", done.stdout)
+    assert sorted(runs) == ["method=nc_r, setting=level5", "method=pix2pix, setting=level0", "method=pix2pix, setting=level5"]
+    figure = re.search(r"rule translation_figure:\n    input: (.*)", done.stdout).group(1)
+    assert figure.split(", ") == ["results/phantom/examples/translation/pix2pix_level5.npz",
+                                  "results/phantom/examples/translation/nc_r_level5.npz"]

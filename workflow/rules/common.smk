@@ -369,6 +369,13 @@ def mode_level():
     return max(LEVELS) if level is None else level
 
 
+def figure_methods():
+    """The translation figure's rows: the noise table's methods at the highest level, then the
+    mode table's when that is their level (the quick scale's NC+R is a mode only)."""
+    modes = TRANSLATION["modes"] if mode_level() == max(LEVELS) else []
+    return list(dict.fromkeys(TRANSLATION["methods"] + modes))
+
+
 def translation_runs():
     """Runs named method_setting: every method at every level (noise table), every mode at
     the mode level (mode table) and the unpaired runs; none when translation is off."""

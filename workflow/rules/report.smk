@@ -88,7 +88,7 @@ rule translation_figure:
     input:
         examples=expand(
             f"{R}/examples/translation/{{method}}_level{{level}}.npz",
-            method=TRANSLATION["methods"],
+            method=figure_methods(),
             level=max(LEVELS),
         ),
     output:
@@ -105,7 +105,7 @@ rule translation_figure:
     conda:
         "../../envs/cpu.yaml"
     params:
-        methods=TRANSLATION["methods"],
+        methods=figure_methods(),
         level=max(LEVELS),
     script:
         "../../scripts/translation_figure.py"
