@@ -196,9 +196,10 @@ def joint_pool(paths: Sequence[str], classes: int) -> dict[str, np.ndarray]:
     parts = []
     for path in paths:
         part = load_arrays(path)
-        if int(np.max(part["label"], initial=0)) > classes:
-            raise InputError(path, f"has label {int(np.max(part['label']))}, but the task has {classes} foreground classes")
-        if np.any(part["label"]):
+        top = int(np.max(part["label"], initial=0))
+        if top > classes:
+            raise InputError(path, f"has label {top}, but the task has {classes} foreground classes")
+        if top:
             parts.append(labelled_slices(part))
     if not parts:
         raise ValueError(f"no pool dataset of {list(paths)} has a labelled slice for the joint DDPM to pretrain on")

@@ -18,6 +18,13 @@ def dry_run(tmp_path, *config):
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
+def tiny_dry_run(tmp_path, settings):
+    """A tiny-scale dry run with ``settings`` (YAML text) as a config file."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(settings)
+    return dry_run(tmp_path, "scale=tiny", "--configfile", str(path))
+
+
 def test_unknown_scale_is_refused(tmp_path):
     done = dry_run(tmp_path, "scale=huge")
     assert done.returncode != 0 and "huge" in done.stdout + done.stderr
@@ -61,11 +68,9 @@ def test_pool_label_map_with_integer_keys_from_yaml_is_accepted(tmp_path):
 
 def test_a_phantom_pool_with_the_runs_seed_is_refused(tmp_path):
     # It would render the task's own subjects, every fold's test subjects among them.
-    pool = tmp_path / "pool.yaml"
     entry = "{dataset: {name: other, kind: phantom, subjects: 3, shape: [16, 16, 8]}, seed: SEED}"
     for seed, refused in (("null", True), ("0", True), ("5", False)):
-        pool.write_text(f"seed: 0\ndiffusion:\n  pretrain:\n    pool: [{entry.replace('SEED', seed)}]\n")
-        done = dry_run(tmp_path, "scale=tiny", "--configfile", str(pool))
+        done = tiny_dry_run(tmp_path, f"seed: 0\ndiffusion:\n  pretrain:\n    pool: [{entry.replace('SEED', seed)}]\n")
         output = done.stdout + done.stderr
         assert ("a phantom pool needs a seed of its own (not the run's seed 0" in output) == refused, output
         assert (done.returncode == 0) != refused
@@ -73,22 +78,17 @@ def test_a_phantom_pool_with_the_runs_seed_is_refused(tmp_path):
 
 def test_emitdiff_transfer_without_a_pool_is_refused(tmp_path):
     # A locked base or a pool ControlNet (EMIT-Diff's transfer) needs a pool to pretrain them on.
-    locked = tmp_path / "locked.yaml"
-    locked.write_text("diffusion: {finetune_base: false}\n")
-    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(locked))
+    done = tiny_dry_run(tmp_path, "diffusion: {finetune_base: false}\n")
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "need a pool to pretrain on: set diffusion.pretrain.pool" in output
 
 
 def test_a_pretrained_joint_ddpm_needs_a_pool_and_starts_every_fold_from_it(tmp_path):
-    settings = tmp_path / "ddpm.yaml"
-    settings.write_text("diffusion: {pretrain: {ddpm: {iterations: 5}}}\n")
-    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(settings))
+    done = tiny_dry_run(tmp_path, "diffusion: {pretrain: {ddpm: {iterations: 5}}}\n")
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "diffusion.pretrain.ddpm.iterations needs a pool to pretrain on" in output
     pool = "[{dataset: {name: other, kind: phantom, subjects: 3, shape: [16, 16, 8]}, seed: 5}]"
-    settings.write_text(f"diffusion: {{pretrain: {{pool: {pool}, ddpm: {{iterations: 5}}}}}}\n")
-    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(settings))
+    done = tiny_dry_run(tmp_path, f"diffusion: {{pretrain: {{pool: {pool}, ddpm: {{iterations: 5}}}}}}\n")
     assert done.returncode == 0, done.stdout + done.stderr
     folds = re.findall(r"rule train_ddpm:\n    input: (.*)", done.stdout)
     assert folds and all("models/synthesis/pool/ddpm.pt" in inputs for inputs in folds), folds
@@ -97,22 +97,17 @@ def test_a_pretrained_joint_ddpm_needs_a_pool_and_starts_every_fold_from_it(tmp_
 
 def test_classifier_free_anomaly_detection_without_label_dropout_is_refused(tmp_path):
     # The official DDPM (label_dropout 0) has no unconditional prediction to guide with.
-    official = tmp_path / "official.yaml"
-    official.write_text("anomaly: {ddpm: {label_dropout: 0.0}}\n")
-    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(official))
+    done = tiny_dry_run(tmp_path, "anomaly: {ddpm: {label_dropout: 0.0}}\n")
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "set anomaly.ddpm.label_dropout above 0" in output
-    official.write_text("anomaly: {methods: [guided, unguided], ddpm: {label_dropout: 0.0}}\n")
-    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(official))
+    done = tiny_dry_run(tmp_path, "anomaly: {methods: [guided, unguided], ddpm: {label_dropout: 0.0}}\n")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rule train_anomaly_classifier:" in done.stdout and "rule train_anomaly_autoencoder:" not in done.stdout
 
 
 def test_a_run_of_the_mode_table_only_is_trained_once_and_drawn_in_the_translation_figure(tmp_path):
     # The quick scale's translation: Pix2Pix at every level, NC+R only in the mode table (level 5).
-    settings = tmp_path / "modes.yaml"
-    settings.write_text("translation: {methods: [pix2pix], modes: [pix2pix, nc_r]}\n")
-    done = dry_run(tmp_path, "scale=tiny", "--configfile", str(settings))
+    done = tiny_dry_run(tmp_path, "translation: {methods: [pix2pix], modes: [pix2pix, nc_r]}\n")
     assert done.returncode == 0, done.stdout + done.stderr
     runs = re.findall(r"rule train_translation:\n(?:    .*\n)*?    wildcards: (.*)", done.stdout)
     assert sorted(runs) == ["method=nc_r, setting=level5", "method=pix2pix, setting=level0", "method=pix2pix, setting=level5"]
